@@ -1,0 +1,165 @@
+"""The SSA IR: Value, Node, Block, Graph, and Builder (the one way to make nodes).
+
+Structural ops, the only ones outside the op registry:
+  constant  attrs {value}; no inputs.
+  if        inputs [cond]; blocks [then, else], no params; outputs = either block's results.
+  loop      inputs [trip_count, cond0, *init]; blocks [body] with params [k, *carried] and
+            results [cond_next, *next]; runs while (trip_count < 0 or k < trip_count) and
+            cond; outputs = the carried values after the last iteration (ONNX's Loop).
+  fused     inputs = captured values; blocks [body] with one param per input; outputs =
+            the body's results (made by the fusion pass).
+Graphs are immutable by convention: passes build new ones (no use lists to keep in sync).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import SourceLoc
+from ..types import UNKNOWN, TensorType, type_of_python
+
+STRUCTURAL = ("constant", "if", "loop", "fused")
+
+
+class Value:
+    """An SSA value. Identity is the value; `hint` is the user's variable name, if any."""
+
+    __slots__ = ("type", "hint")
+
+    def __init__(self, type: TensorType = UNKNOWN, hint: str | None = None):
+        self.type = type
+        self.hint = hint
+
+    def __repr__(self) -> str:
+        return f"Value({self.hint or hex(id(self))}: {self.type})"
+
+
+class Node:
+    __slots__ = ("op", "inputs", "attrs", "outputs", "blocks", "loc")
+
+    def __init__(self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None,
+                 outputs: Sequence[Value], blocks: Sequence["Block"] = (),
+                 loc: SourceLoc | None = None):
+        self.op = op
+        self.inputs = list(inputs)
+        self.attrs = dict(attrs or {})
+        self.outputs = list(outputs)
+        self.blocks = list(blocks)
+        self.loc = loc
+
+    @property
+    def out(self) -> Value:
+        assert len(self.outputs) == 1, self.op
+        return self.outputs[0]
+
+    def __repr__(self) -> str:
+        return f"Node({self.op}, {len(self.inputs)} in, {len(self.outputs)} out)"
+
+
+class Block:
+    __slots__ = ("params", "nodes", "results")
+
+    def __init__(self, params: Sequence[Value] = (), nodes: Sequence[Node] = (),
+                 results: Sequence[Value] = ()):
+        self.params = list(params)
+        self.nodes = list(nodes)
+        self.results = list(results)
+
+    def walk(self) -> Iterator[Node]:
+        """Every node of this block and of the blocks nested in it, in order."""
+        for n in self.nodes:
+            yield n
+            for blk in n.blocks:
+                yield from blk.walk()
+
+
+class Graph:
+    __slots__ = ("name", "body", "arg_names", "loc")
+
+    def __init__(self, name: str, body: Block, arg_names: Sequence[str] | None = None,
+                 loc: SourceLoc | None = None):
+        self.name = name
+        self.body = body
+        self.arg_names = list(arg_names) if arg_names is not None else [
+            p.hint or f"arg{i}" for i, p in enumerate(body.params)]
+        self.loc = loc
+
+    @property
+    def params(self) -> list[Value]:
+        return self.body.params
+
+    @property
+    def results(self) -> list[Value]:
+        return self.body.results
+
+    def walk(self) -> Iterator[Node]:
+        return self.body.walk()
+
+    def __str__(self) -> str:
+        from .printer import print_graph
+        return print_graph(self)
+
+    def text(self, locations: bool = True) -> str:
+        from .printer import print_graph
+        return print_graph(self, locations=locations)
+
+    def __eq__(self, other: object) -> bool:
+        # Structural equality: the printer is canonical (values renumbered in order).
+        if not isinstance(other, Graph):
+            return NotImplemented
+        return self.text(locations=False) == other.text(locations=False)
+
+    def __hash__(self) -> int:
+        return hash(self.text(locations=False))
+
+    def to_dot(self) -> str:
+        from .dot import to_dot
+        return to_dot(self)
+
+
+class Builder:
+    """Appends nodes to a block. Typed building (`op`) infers output types through the
+    op registry's rules, so autodiff and the passes never compute types by hand."""
+
+    def __init__(self, block: Block | None = None, loc: SourceLoc | None = None):
+        self.block = block if block is not None else Block()
+        self.loc = loc
+
+    def add(self, node: Node) -> Node:
+        self.block.nodes.append(node)
+        return node
+
+    def node(self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None = None,
+             types: Sequence[TensorType] = (UNKNOWN,), blocks: Sequence[Block] = (),
+             loc: SourceLoc | None = None, hint: str | None = None) -> Node:
+        outs = [Value(t, hint) for t in types]
+        return self.add(Node(op, inputs, attrs, outs, blocks, loc or self.loc))
+
+    def op(self, op: str, *inputs: Value, loc: SourceLoc | None = None,
+           hint: str | None = None, **attrs: Any) -> Value:
+        """A registry op; its output type comes from the op's rules when inputs are typed."""
+        from ..ops import OPS
+        opdef = OPS[op]
+        attrs = opdef.full_attrs(attrs)
+        if all(v.type.known for v in inputs):
+            t = opdef.infer([v.type for v in inputs], attrs)
+        else:
+            t = UNKNOWN
+        return self.node(op, inputs, attrs, (t,), loc=loc, hint=hint).out
+
+    def const(self, value: Any, type: TensorType | None = None, hint: str | None = None,
+              loc: SourceLoc | None = None) -> Value:
+        if type is None:
+            type = type_of_python(value)
+        if not type.weak:
+            value = np.asarray(value, dtype=type.dtype)
+        return self.node("constant", (), {"value": value}, (type,), loc=loc, hint=hint).out
+
+
+def constant_value(v: Value, block_nodes: dict[Value, Node]) -> Any:
+    """The value of v if it is made by a constant node in `block_nodes`, else None."""
+    n = block_nodes.get(v)
+    if n is not None and n.op == "constant":
+        return n.attrs["value"]
+    return None

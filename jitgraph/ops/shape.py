@@ -1,0 +1,183 @@
+"""Shape ops. Shape rules run the NumPy op on a zero-stride view (`np.broadcast_to` of one
+element), so they agree with NumPy exactly and cost nothing whatever the size."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import JitTypeError
+from ..types import TensorType
+from . import defop
+from .opdef import normalize_axes, normalize_axis
+
+
+def ghost(t: TensorType) -> np.ndarray:
+    """A read-only array of t's shape backed by one element."""
+    return np.broadcast_to(np.zeros((), dtype=np.int8), t.shape)  # type: ignore[arg-type]
+
+
+def _same_dtype(ins: Sequence[TensorType], a: dict[str, Any]) -> np.dtype:
+    return ins[0].dtype  # type: ignore[return-value]
+
+
+def _by_ghost(f: Any) -> Any:
+    def rule(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
+        return tuple(f(*[ghost(t) for t in ins], **a).shape)
+    return rule
+
+
+# transpose: axes canonical as a full permutation
+def _canon_transpose(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    nd = ins[0].ndim
+    axes = a["axes"]
+    if axes is None:
+        return {"axes": tuple(reversed(range(nd)))}
+    axes = tuple(normalize_axis(int(x), nd) for x in axes)
+    if sorted(axes) != list(range(nd)):
+        raise JitTypeError(f"transpose: axes {a['axes']} don't match array of rank {nd}")
+    return {"axes": axes}
+
+
+defop("transpose", np.transpose, nin=1, params=("a", "axes"), attrs={"axes": None},
+      py=(np.transpose,), canon=_canon_transpose, shape=_by_ghost(np.transpose),
+      dtype=_same_dtype)
+
+
+def _canon_reshape(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    shape = a["shape"]
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    return {"shape": tuple(ghost(ins[0]).reshape(tuple(int(d) for d in shape)).shape)}
+
+
+defop("reshape", np.reshape, nin=1, params=("a", "shape"), attrs={"shape": ()},
+      py=(np.reshape,), canon=_canon_reshape, shape=lambda ins, a: a["shape"],
+      dtype=_same_dtype)
+
+
+def _canon_expand(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    axis = a["axis"]
+    n = 1 if isinstance(axis, (int, np.integer)) else len(axis)
+    return {"axis": normalize_axes(axis, ins[0].ndim + n)}
+
+
+defop("expand_dims", np.expand_dims, nin=1, params=("a", "axis"), attrs={"axis": 0},
+      py=(np.expand_dims,), canon=_canon_expand, shape=_by_ghost(np.expand_dims),
+      dtype=_same_dtype)
+
+
+def _canon_squeeze(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    shape = ins[0].shape
+    assert shape is not None
+    if a["axis"] is None:
+        return {"axis": tuple(i for i, d in enumerate(shape) if d == 1)}
+    axes = normalize_axes(a["axis"], len(shape))
+    for i in axes:
+        if shape[i] != 1:
+            raise JitTypeError("squeeze: cannot select an axis to squeeze out "
+                               "which has size not equal to one")
+    return {"axis": axes}
+
+
+defop("squeeze", np.squeeze, nin=1, params=("a", "axis"), attrs={"axis": None},
+      py=(np.squeeze,), methods=("squeeze",), canon=_canon_squeeze,
+      shape=_by_ghost(np.squeeze), dtype=_same_dtype)
+
+defop("broadcast_to", np.broadcast_to, nin=1, params=("array", "shape"), attrs={"shape": ()},
+      py=(np.broadcast_to,),
+      canon=lambda ins, a: {"shape": tuple(int(d) for d in (
+          (a["shape"],) if isinstance(a["shape"], (int, np.integer)) else a["shape"]))},
+      shape=_by_ghost(np.broadcast_to), dtype=_same_dtype)
+
+
+def _sum_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
+    """Sum x down to `shape` (the inverse of broadcasting; what VJPs use)."""
+    x = np.asarray(x)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
+    out = x.sum(axis=axes, keepdims=True) if axes else x
+    return out.reshape(shape)
+
+
+def _sum_to_shape_rule(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
+    if tuple(np.broadcast_shapes(a["shape"], ins[0].shape)) != ins[0].shape:  # type: ignore
+        raise JitTypeError(f"sum_to_shape: {ins[0].shape} does not broadcast from {a['shape']}")
+    return tuple(a["shape"])
+
+
+defop("sum_to_shape", _sum_to_shape, nin=1, params=("x", "shape"), attrs={"shape": ()},
+      shape=_sum_to_shape_rule, dtype=_same_dtype)
+
+defop("copy", np.copy, nin=1, params=("a",), py=(np.copy,), methods=("copy",),
+      shape=lambda ins, a: ins[0].shape, dtype=_same_dtype)
+
+
+# concatenate / stack take a sequence of arrays: nin=None, impl(*arrays, axis=...)
+def _concat(*xs: Any, axis: Any = 0) -> Any:
+    return np.concatenate(xs, axis=axis)
+
+
+def _stack(*xs: Any, axis: int = 0) -> Any:
+    return np.stack(xs, axis=axis)
+
+
+def _canon_concat(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    if a["axis"] is None:
+        return {}
+    if ins[0].ndim == 0:
+        raise JitTypeError("concatenate: zero-dimensional arrays cannot be concatenated")
+    return {"axis": normalize_axis(int(a["axis"]), ins[0].ndim)}
+
+
+defop("concatenate", _concat, nin=None, params=("arrays", "axis"), attrs={"axis": 0},
+      py=(np.concatenate,), canon=_canon_concat, shape=_by_ghost(_concat))
+defop("stack", _stack, nin=None, params=("arrays", "axis"), attrs={"axis": 0},
+      py=(np.stack,),
+      canon=lambda ins, a: {"axis": normalize_axis(int(a["axis"]), ins[0].ndim + 1)},
+      shape=_by_ghost(_stack))
+
+
+# getitem: `index` is a tuple of entries, one per subscript element:
+#   ("int", k)                 a static integer
+#   ("slice", start, stop, step)  a static slice (None allowed)
+#   ("none",) / ("ellipsis",)
+#   ("value",)                 the next value input: an integer scalar (run-time index)
+#                              or an integer array (advanced indexing)
+def build_index(index: tuple, dyn: Sequence[Any]) -> tuple:
+    out: list[Any] = []
+    it = iter(dyn)
+    for e in index:
+        kind = e[0]
+        if kind == "int":
+            out.append(e[1])
+        elif kind == "slice":
+            out.append(slice(e[1], e[2], e[3]))
+        elif kind == "none":
+            out.append(None)
+        elif kind == "ellipsis":
+            out.append(Ellipsis)
+        else:
+            v = next(it)
+            out.append(int(v) if np.ndim(v) == 0 else np.asarray(v))
+    return tuple(out)
+
+
+def _getitem(x: Any, *dyn: Any, index: tuple = ()) -> Any:
+    return np.asarray(x)[build_index(index, dyn)]
+
+
+def _getitem_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
+    for t in ins[1:]:
+        if t.dtype.kind not in "iub":  # type: ignore[union-attr]
+            raise JitTypeError(f"index of type {t} is not an integer")
+        if t.dtype.kind == "b" and t.shape != ():  # type: ignore[union-attr]
+            raise JitTypeError("boolean mask indexing gives a data-dependent shape; "
+                               "use np.where instead")
+    dyn = [0 if t.shape == () else np.zeros(t.shape, dtype=np.int64) for t in ins[1:]]
+    return tuple(ghost(ins[0])[build_index(a["index"], dyn)].shape)
+
+
+defop("getitem", _getitem, nin=None, params=("x", "index"), attrs={"index": ()},
+      shape=_getitem_shape, dtype=_same_dtype)
