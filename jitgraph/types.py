@@ -114,14 +114,18 @@ def to_weak_python(value: Any, t: TensorType) -> Any:
     return {"b": bool, "i": int, "f": float, "c": complex}[t.dtype.kind](value)  # type: ignore[union-attr]
 
 
-def join_types(a: TensorType, b: TensorType) -> TensorType | None:
+def join_types(a: TensorType, b: TensorType, broadcast: bool = True) -> TensorType | None:
     """Type that both branches of an If (or a loop's entry and back edge) can share;
-    None if the shapes are incompatible."""
+    None if the shapes are incompatible. Loops may widen a shape by broadcasting
+    (`s = 0.0` then `s = s + row`); branches may not (`broadcast=False`), since the
+    eager result would have a different shape on one path."""
     if a == b:
         return a
     if not (a.known and b.known):
         return UNKNOWN
     assert a.shape is not None and b.shape is not None
+    if a.shape != b.shape and not broadcast:
+        return None
     if a.shape != b.shape:
         try:
             shape = tuple(np.broadcast_shapes(a.shape, b.shape))

@@ -26,7 +26,7 @@ def eval_node(n: Node, env: dict[Value, Any]) -> list[Any]:
         return [n.attrs["value"]]
     args = [env[v] for v in n.inputs]
     if n.op == "if":
-        return run_block(n.blocks[bool(args[0]) and 0 or 1], env)
+        return run_block(n.blocks[0 if args[0] else 1], env)
     if n.op == "loop":
         return _run_loop(n, args, env)
     if n.op == "fused":

@@ -163,3 +163,27 @@ def constant_value(v: Value, block_nodes: dict[Value, Node]) -> Any:
     if n is not None and n.op == "constant":
         return n.attrs["value"]
     return None
+
+
+def clone_block_into(b: Builder, src: Block, mapping: dict[Value, Value]) -> None:
+    """Copy src's nodes into b, renaming values through `mapping` (extended in place)."""
+    for n in src.nodes:
+        blocks = []
+        for blk in n.blocks:
+            params = [Value(p.type, p.hint) for p in blk.params]
+            mapping.update(zip(blk.params, params))
+            inner = Builder(Block(params), b.loc)
+            clone_block_into(inner, blk, mapping)
+            inner.block.results = [mapping.get(v, v) for v in blk.results]
+            blocks.append(inner.block)
+        outs = [Value(v.type, v.hint) for v in n.outputs]
+        mapping.update(zip(n.outputs, outs))
+        attrs = {k: (mapping.get(v, v) if isinstance(v, Value) else v) for k, v in n.attrs.items()}
+        b.add(Node(n.op, [mapping.get(v, v) for v in n.inputs], attrs, outs, blocks, n.loc))
+
+
+def inline_graph(b: Builder, g: Graph, args: Sequence[Value]) -> list[Value]:
+    """Inline g's body into b with its params bound to args; returns g's results."""
+    mapping: dict[Value, Value] = dict(zip(g.params, args, strict=True))
+    clone_block_into(b, g.body, mapping)
+    return [mapping.get(v, v) for v in g.results]

@@ -1,0 +1,408 @@
+"""ScriptFunction: decoration, the per-signature cache, backend choice with fallback, and
+the inspection API (graph, graph_for, dump, signatures). GradFunction is a ScriptFunction
+whose graph is the reverse-mode transform of another's."""
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import config
+from .errors import JitTypeError, ScriptError
+from .ir.graph import Block, Builder, Graph, Value
+from .types import UNKNOWN, TensorType, type_of_python
+
+log = logging.getLogger("jitgraph")
+_enabled = True
+STAGES = ("ir", "typed", "grad", "optimized", "llvm", "asm", "cuda")
+
+
+def disable() -> None:
+    """Run every scripted function eagerly (like PYTORCH_JIT=0), for debugging."""
+    global _enabled
+    _enabled = False
+
+
+def enable() -> None:
+    global _enabled
+    _enabled = True
+
+
+def is_enabled() -> bool:
+    return _enabled and not config.DISABLE
+
+
+def _arg_key(a: Any) -> Any:
+    """Signature component of one argument: (dtype, shape) for arrays, the Python type for
+    Python scalars (their values are run-time inputs)."""
+    t = type(a)
+    if t is np.ndarray:
+        return (a.dtype, a.shape)
+    if t is float or t is int or t is bool:
+        return t
+    if isinstance(a, np.generic):
+        return (a.dtype, ())
+    if isinstance(a, np.ndarray):
+        return (a.dtype, a.shape)
+    if isinstance(a, (bool, int, float)):
+        return type(a).__mro__[1] if type(a) not in (bool, int, float) else type(a)
+    if hasattr(a, "__cuda_array_interface__") or hasattr(a, "__array_interface__"):
+        arr = np.asarray(a) if not hasattr(a, "__cuda_array_interface__") else None
+        if arr is not None:
+            return (arr.dtype, arr.shape)
+        cai = a.__cuda_array_interface__
+        return (np.dtype(cai["typestr"]), tuple(cai["shape"]))
+    return None
+
+
+def _key_type(k: Any) -> TensorType:
+    if isinstance(k, tuple):
+        return TensorType(np.dtype(k[0]), tuple(k[1]))
+    return type_of_python(k())
+
+
+def _describe_key(k: Any) -> str:
+    if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], np.dtype):
+        return str(_key_type(k))
+    if isinstance(k, tuple) and k and k[0] == "static":
+        return f"static {k[1]!r}"
+    if isinstance(k, type):
+        return k.__name__
+    return repr(k)
+
+
+class Specialization:
+    """Everything compiled for one signature: the stages and the native callable."""
+
+    def __init__(self, key: tuple, typed: Graph, optimized: Graph, tree: Any,
+                 run: Callable[[Sequence[Any]], list[Any]], backend: str,
+                 param_idx: list[int], grad: Graph | None = None):
+        self.key = key
+        self.typed = typed
+        self.grad = grad
+        self.optimized = optimized
+        self.tree = tree
+        self.run = run
+        self.backend = backend
+        self.param_idx = param_idx
+        self.out_types = [v.type for v in optimized.results]
+        self.weak_params = [p.type.weak for p in optimized.params]
+
+    def __call__(self, args: Sequence[Any]) -> Any:
+        ins = [args[i] for i in self.param_idx]
+        outs = self.run(ins)
+        return self.tree.build([_to_result(r, t) for r, t in zip(outs, self.out_types)])
+
+
+def _to_result(r: Any, t: TensorType) -> Any:
+    """NumPy's return conventions: a 0-d result is a NumPy scalar, a weak one a Python
+    scalar."""
+    if t.weak:
+        return {"b": bool, "i": int, "f": float, "c": complex}[t.dtype.kind](  # type: ignore
+            np.asarray(r).item())
+    if t.shape == ():
+        if isinstance(r, np.ndarray):
+            return r[()]
+        return t.dtype.type(r)  # type: ignore[union-attr]
+    return r
+
+
+class ScriptFunction:
+    """A function compiled per argument signature. See shared/API.md."""
+
+    def __init__(self, fn: Callable[..., Any], backend: str = "auto", fallback: str = "eager",
+                 static_argnums: int | Sequence[int] = (), cache: bool = True):
+        if fallback not in ("eager", "error"):
+            raise ValueError("fallback must be 'eager' or 'error'")
+        if backend not in ("auto", "cpu", "cuda", "interp"):
+            raise ValueError(f"unknown backend {backend!r}; use 'auto', 'cpu', 'cuda' or "
+                             "'interp'")
+        if isinstance(fn, ScriptFunction):
+            fn = fn.fn
+        self.fn = fn
+        self.backend = backend
+        self.fallback = fallback
+        self.cache = cache
+        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(
+            static_argnums)
+        functools.update_wrapper(self, fn)
+        self._sig = inspect.signature(fn)
+        self._nargs = len(self._sig.parameters)
+        self._names = list(self._sig.parameters)
+        self._cache: dict[tuple, Specialization] = {}
+        self._last_key: tuple | None = None
+        self._graph: Graph | None = None
+        self._check()
+
+    def _check(self) -> None:
+        """At decoration: the syntax check, then the generic graph (deferred if it names a
+        global that may be defined later in the module)."""
+        from .frontend.emit import UnresolvedName, checked_source
+        checked_source(self.fn)
+        try:
+            self._graph = self._build_generic()
+        except UnresolvedName:
+            self._graph = None
+
+    def _build_generic(self) -> Graph:
+        from .frontend.emit import build_graph
+        g, _ = build_graph(self.fn, None)
+        return g
+
+    # ------------------------------------------------------------------ calling
+    @property
+    def eager(self) -> Callable[..., Any]:
+        return self.fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not _enabled or config.DISABLE:
+            return self._call_disabled(*args, **kwargs)
+        if kwargs or len(args) != self._nargs:
+            args = self._bind(args, kwargs)
+        key = tuple(map(_arg_key, args))
+        if self.static_argnums:
+            key = self._static_key(key, args)
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._specialize(args, key)
+        return entry(args)
+
+    def _call_disabled(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def _bind(self, args: tuple, kwargs: dict[str, Any]) -> tuple:
+        ba = self._sig.bind(*args, **kwargs)  # a plain TypeError, as Python gives
+        ba.apply_defaults()
+        return tuple(ba.arguments.values())
+
+    def _static_key(self, key: tuple, args: Sequence[Any]) -> tuple:
+        k = list(key)
+        for i in self.static_argnums:
+            try:
+                hash(args[i])
+            except TypeError:
+                raise JitTypeError(f"static argument {self._names[i]!r} must be hashable",
+                                   arg=self._names[i]) from None
+            k[i] = ("static", args[i], type(args[i]))
+        return tuple(k)
+
+    def _arg_types(self, args: Sequence[Any], key: tuple) -> tuple[dict[int, Any], list[int],
+                                                                   list[TensorType]]:
+        statics: dict[int, Any] = {}
+        idx: list[int] = []
+        types: list[TensorType] = []
+        for i, (a, k) in enumerate(zip(args, key)):
+            if i in self.static_argnums:
+                statics[i] = a
+                continue
+            if k is None:
+                raise JitTypeError(f"argument {self._names[i]!r}: expected a NumPy array or a "
+                                   f"Python/NumPy scalar, got {type(a).__name__}",
+                                   arg=self._names[i])
+            t = _key_type(k)
+            if t.dtype.kind not in "biufc":  # type: ignore[union-attr]
+                raise JitTypeError(f"argument {self._names[i]!r}: dtype {t.dtype} is not "
+                                   "supported", arg=self._names[i])
+            idx.append(i)
+            types.append(t)
+        return statics, idx, types
+
+    def _typed_graph(self, args: Sequence[Any], key: tuple
+                     ) -> tuple[Graph, Any, list[int], Graph | None]:
+        from .frontend.emit import build_graph
+        statics, idx, types = self._arg_types(args, key)
+        g, tree = build_graph(self.fn, types, statics=statics, param_indices=idx)
+        return g, tree, idx, None
+
+    def _specialize(self, args: Sequence[Any], key: tuple) -> Specialization:
+        from .passes import run_pipeline
+        from .runtime import compile_graph
+        self._log_recompile(key)
+        typed, tree, idx, grad = self._typed_graph(args, key)
+        optimized = run_pipeline(grad or typed)
+        run, backend = compile_graph(optimized, self.backend, self.fallback, self.__name__)
+        entry = Specialization(key, typed, optimized, tree, run, backend, idx, grad)
+        self._cache[key] = entry
+        self._last_key = key
+        return entry
+
+    def _log_recompile(self, key: tuple) -> None:
+        last = self._last_key
+        if last is None or "recompiles" not in config.LOG:
+            return
+        changed = [f"{self._names[i]}: {_describe_key(a)} -> {_describe_key(b)}"
+                   for i, (a, b) in enumerate(zip(last, key)) if a != b]
+        log.warning("jitgraph: recompiling %s for a new signature (%s)", self.__name__,
+                    "; ".join(changed) or "same types")
+
+    # ------------------------------------------------------------------ inspecting
+    @property
+    def graph(self) -> Graph:
+        """The generic IR built from the AST (types unknown)."""
+        if self._graph is None:
+            self._graph = self._build_generic()
+        return self._graph
+
+    def _entry_for(self, args: Sequence[Any], kwargs: dict[str, Any] | None = None
+                   ) -> Specialization:
+        if kwargs or len(args) != self._nargs:
+            args = self._bind(tuple(args), kwargs or {})
+        key = tuple(map(_arg_key, args))
+        if self.static_argnums:
+            key = self._static_key(key, args)
+        return self._cache.get(key) or self._specialize(args, key)
+
+    def graph_for(self, *args: Any, **kwargs: Any) -> Graph:
+        """The graph specialized to these arguments, after the optimization passes."""
+        return self._entry_for(args, kwargs).optimized
+
+    def dump(self, *args: Any, stage: str = "optimized", **kwargs: Any) -> str:
+        """Text of one compilation stage for these arguments (see STAGES)."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
+        if stage == "ir":
+            return str(self.graph)
+        e = self._entry_for(args, kwargs)
+        if stage == "typed":
+            return str(e.typed)
+        if stage == "grad":
+            return str(e.grad or e.typed)
+        if stage == "optimized":
+            return str(e.optimized)
+        from .backends import get_backend
+        backend = {"llvm": "cpu", "asm": "cpu", "cuda": "cuda"}[stage]
+        return get_backend(backend).dump(e.optimized, stage)
+
+    def signatures(self) -> list[tuple[str, ...]]:
+        """The argument signatures compiled so far, e.g. [('f32[64,10]', 'pyfloat')]."""
+        return [tuple(_describe_key(k) for k in key) for key in self._cache]
+
+    def backend_for(self, *args: Any) -> str:
+        """Which backend runs these arguments (after any fallback)."""
+        return self._entry_for(args).backend
+
+    def __repr__(self) -> str:
+        return f"<jitgraph.ScriptFunction {self.__name__} backend={self.backend}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+
+class GradFunction(ScriptFunction):
+    """`jg.grad(f, argnums)` / `jg.value_and_grad(f, argnums)`: compiled gradients by the
+    reverse-mode transform of f's typed graph."""
+
+    def __init__(self, target: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                 with_value: bool = False, output_index: int = 0,
+                 backend: str | None = None, fallback: str | None = None):
+        if not isinstance(target, ScriptFunction):
+            target = ScriptFunction(target)
+        self.target = target
+        if isinstance(argnums, (list, tuple)):
+            argnums = tuple(int(a) for a in argnums)
+            self.argnums_tuple = argnums
+        else:
+            argnums = int(argnums)
+            self.argnums_tuple = (argnums,)
+        self.argnums = argnums
+        self.with_value = with_value
+        self.output_index = output_index
+        self.fn = target.fn
+        self.backend = backend or target.backend
+        self.fallback = fallback or target.fallback
+        self.cache = target.cache
+        self.static_argnums = target.static_argnums
+        self._sig = target._sig
+        self._nargs = target._nargs
+        self._names = target._names
+        self._cache = {}
+        self._last_key = None
+        self._graph = None
+        prefix = "value_and_grad" if with_value else "grad"
+        self.__name__ = f"{prefix}_{target.__name__}"
+        self.__qualname__ = self.__name__
+        self.__doc__ = target.__doc__
+        for i in self.argnums_tuple:
+            if not -self._nargs <= i < self._nargs:
+                raise ValueError(f"argnums {i} is out of range for {target.__name__} with "
+                                 f"{self._nargs} parameters")
+
+    def _call_disabled(self, *args: Any, **kwargs: Any) -> Any:
+        # There is no eager gradient: with jitgraph disabled, interpret the gradient graph.
+        args = self._bind(args, kwargs)
+        key = tuple(map(_arg_key, args))
+        entry = self._cache.get(("interp",) + key)
+        if entry is None:
+            saved, self.backend = self.backend, "interp"
+            try:
+                entry = self._specialize(args, key)
+            finally:
+                self.backend = saved
+            del self._cache[key]
+            self._cache[("interp",) + key] = entry
+        return entry(args)
+
+    @property
+    def eager(self) -> Callable[..., Any]:
+        return self
+
+    def _build_generic(self) -> Graph:
+        params = [Value(UNKNOWN, n) for n in self._names]
+        b = Builder(Block(params))
+        n = len(self.argnums_tuple) + (1 if self.with_value else 0)
+        node = b.node("grad", params, {"fn": self.target.__name__, "argnums": self.argnums_tuple,
+                                       "value": self.with_value}, [UNKNOWN] * n)
+        b.block.results = node.outputs
+        return Graph(self.__name__, b.block, self._names)
+
+    def _typed_graph(self, args: Sequence[Any], key: tuple
+                     ) -> tuple[Graph, Any, list[int], Graph | None]:
+        from .autodiff import vjp_graph
+        from .frontend.emit import OutTree, build_graph
+        argnums = tuple(i % self._nargs for i in self.argnums_tuple)
+        for i in argnums:
+            if i in self.static_argnums:
+                raise JitTypeError(f"cannot differentiate with respect to static argument "
+                                   f"{self._names[i]!r}", arg=self._names[i])
+        statics, idx, types = self._arg_types(args, key)
+        g, tree = build_graph(self.fn, types, statics=statics, param_indices=idx)
+        local = tuple(idx.index(i) for i in argnums)
+        gg = vjp_graph(g, local, output_index=self.output_index)
+        nres = len(g.results)
+        grads = [("v", nres + j) for j in range(len(argnums))]
+        gspec = ("t", grads) if isinstance(self.argnums, tuple) else grads[0]
+        spec = ("t", [tree.spec, gspec]) if self.with_value else gspec
+        return g, OutTree(spec), idx, gg
+
+
+def script(fn: Callable[..., Any] | None = None, *, backend: str = "auto",
+           fallback: str = "eager", static_argnums: int | Sequence[int] = (),
+           cache: bool = True) -> Any:
+    """Compile fn (decorator, with or without arguments). Unsupported syntax raises
+    ScriptError here, at decoration."""
+    if fn is None:
+        return lambda f: ScriptFunction(f, backend, fallback, static_argnums, cache)
+    return ScriptFunction(fn, backend, fallback, static_argnums, cache)
+
+
+def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *, output_index: int = 0,
+         backend: str | None = None, fallback: str | None = None) -> GradFunction:
+    """Gradient of fn's scalar output (its first output, or `output_index`) with respect to
+    the arguments `argnums`, by transforming fn's IR (JAX's conventions)."""
+    return GradFunction(fn, argnums, False, output_index, backend, fallback)
+
+
+def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
+                   output_index: int = 0, backend: str | None = None,
+                   fallback: str | None = None) -> GradFunction:
+    """Like grad, returning (fn's value, gradient)."""
+    return GradFunction(fn, argnums, True, output_index, backend, fallback)
+
+
+__all__ = ["GradFunction", "ScriptError", "ScriptFunction", "disable", "enable", "grad",
+           "script", "value_and_grad"]

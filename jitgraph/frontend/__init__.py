@@ -1,0 +1,1 @@
+"""Frontend: Python source -> AST checks and rewrites -> IR (generic or typed)."""

@@ -1,0 +1,317 @@
+"""Calls the op table cannot bind by itself: Python builtins, NumPy functions whose
+arguments need reshaping into an op (np.dot, np.clip with None, np.outer, ...), dtype
+constructors, array methods with NumPy's flexible signatures (x.reshape(2, 3)), and
+jg.grad / jg.value_and_grad made inside a scripted function."""
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Any, Callable
+
+import numpy as np
+
+from ..ir.graph import Value
+from ..ops import BY_METHOD, OPS
+from .emit import Emitter, _describe, bind_op, is_scalar, is_static
+
+Handler = Callable[[Emitter, list[Any], dict[str, Any], ast.AST], Any]
+SPECIAL: dict[int, Handler] = {}
+
+
+def special(*fs: Any) -> Callable[[Handler], Handler]:
+    def deco(h: Handler) -> Handler:
+        for f in fs:
+            SPECIAL[id(f)] = h
+        return h
+    return deco
+
+
+def _one(em: Emitter, args: list[Any], kwargs: dict[str, Any], what: str) -> Any:
+    if len(args) != 1 or kwargs:
+        raise em.type_error(f"{what}() takes exactly one argument")
+    return args[0]
+
+
+@special(builtins.range)
+def _range(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if all(is_static(a) for a in args):
+        return tuple(range(*args))
+    raise em.script_error("range() with run-time bounds is only supported as a for loop's "
+                          "iterable", node, "range")
+
+
+@special(builtins.len)
+def _len(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    x = _one(em, args, kwargs, "len")
+    if isinstance(x, Value):
+        if not em.typed:
+            return em.op("getitem", [em.op("shape", [x])], {"index": (("int", 0),)})
+        if not x.type.shape:
+            raise em.type_error("len() of unsized object (a 0-d array)")
+        return x.type.shape[0]
+    return len(x)
+
+
+@special(builtins.abs)
+def _abs(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    x = _one(em, args, kwargs, "abs")
+    return abs(x) if is_static(x) else em.op("abs", [x])
+
+
+def _minmax(name: str) -> Handler:
+    pyf = getattr(builtins, name)
+
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        if kwargs:
+            raise em.script_error(f"{name}() keywords are not supported", node)
+        items = list(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+        if len(items) == 1 and isinstance(items[0], Value):
+            raise em.type_error(f"builtin {name}() of an array: use np.{name} or x.{name}()")
+        if all(is_static(a) for a in items):
+            return pyf(items)
+        acc = items[0]
+        for x in items[1:]:
+            # Python's max(a, b) is b if b > a else a: keep that order for ties and NaN
+            c = em.apply(OPS["gt" if name == "max" else "lt"], [x, acc])
+            acc = em.op("where", [c, x, acc])
+        return acc
+    return h
+
+
+SPECIAL[id(builtins.min)] = _minmax("min")
+SPECIAL[id(builtins.max)] = _minmax("max")
+
+
+def _pycast(kind: type) -> Handler:
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        x = _one(em, args, kwargs, kind.__name__)
+        if is_static(x):
+            return kind(x)
+        v = em.as_value(x)
+        if em.typed and v.type.shape != ():
+            if v.type.size != 1:
+                raise em.type_error(f"only arrays of size 1 can be converted to Python "
+                                    f"{kind.__name__} (got shape {v.type.shape})")
+            v = em.op("reshape", [v], {"shape": ()})
+        return em.op("cast", [v], {"dtype": np.dtype(kind), "weak": True})
+    return h
+
+
+SPECIAL[id(builtins.float)] = _pycast(float)
+SPECIAL[id(builtins.int)] = _pycast(int)
+SPECIAL[id(builtins.bool)] = _pycast(bool)
+
+
+@special(builtins.round)
+def _round(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if all(is_static(a) for a in args):
+        return round(*args)
+    raise em.script_error("round() of a run-time value: use np.round", node, "round")
+
+
+@special(builtins.isinstance)
+def _isinstance(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    x, t = args
+    if isinstance(x, Value):
+        return isinstance(np.ones((), x.type.dtype), t) if em.typed and t is not np.ndarray \
+            else t is np.ndarray or (isinstance(t, tuple) and np.ndarray in t)
+    return isinstance(x, t)
+
+
+@special(builtins.print)
+def _print(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    raise em.script_error("print() is not supported in scripted functions (run with "
+                          "JITGRAPH_DISABLE=1 to debug eagerly)", node, "print")
+
+
+def dot(em: Emitter, a: Any, b: Any) -> Any:
+    va, vb = em.as_value(a), em.as_value(b)
+    if not em.typed:
+        return em.op("matmul", [va, vb])
+    if va.type.ndim == 0 or vb.type.ndim == 0:
+        return em.op("mul", [va, vb])
+    if va.type.ndim > 2 or vb.type.ndim > 2:
+        raise em.type_error("np.dot of arrays with more than 2 dimensions is not supported; "
+                            "use np.matmul / @")
+    return em.op("matmul", [va, vb])
+
+
+@special(np.dot)
+def _dot(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if len(args) != 2 or kwargs:
+        raise em.type_error("np.dot takes two arguments")
+    return dot(em, *args)
+
+
+@special(np.vdot, np.inner)
+def _inner(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    a, b = (em.as_value(x) for x in args)
+    if em.typed and (a.type.ndim != 1 or b.type.ndim != 1):
+        raise em.type_error("np.inner/np.vdot are supported for 1-D arrays only")
+    return em.op("matmul", [a, b])
+
+
+@special(np.outer)
+def _outer(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    a, b = (em.as_value(x) for x in args)
+    a = em.op("reshape", [a], {"shape": (-1, 1)})
+    b = em.op("reshape", [b], {"shape": (-1,)})
+    return em.op("mul", [a, b])
+
+
+@special(np.clip)
+def _clip(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    names = ("a", "a_min", "a_max")
+    bound = dict(zip(names, args))
+    for k, v in kwargs.items():
+        bound[{"min": "a_min", "max": "a_max"}.get(k, k)] = v
+    return clip(em, bound.get("a"), bound.get("a_min"), bound.get("a_max"))
+
+
+def clip(em: Emitter, x: Any, lo: Any, hi: Any) -> Any:
+    if lo is None and hi is None:
+        raise em.type_error("clip: one of a_min and a_max must be given")
+    if lo is None:
+        return em.op("minimum", [x, hi])
+    if hi is None:
+        return em.op("maximum", [x, lo])
+    return em.op("clip", [x, lo, hi])
+
+
+@special(np.array, np.asarray, np.asanyarray, np.ascontiguousarray)
+def _array(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    x = args[0] if args else kwargs.get("object", kwargs.get("a"))
+    dtype = args[1] if len(args) > 1 else kwargs.get("dtype")
+    if is_static(x):
+        return em.as_value(np.asarray(x, dtype=dtype))
+    v = em.as_value(x)
+    if dtype is not None:
+        return em.op("cast", [v], {"dtype": em.static_attr(dtype, "dtype")})
+    if em.typed and v.type.weak:
+        return em.op("cast", [v], {"dtype": v.type.dtype})
+    return v
+
+
+@special(np.ravel)
+def _ravel(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    return em.op("reshape", [_one(em, args, kwargs, "ravel")], {"shape": (-1,)})
+
+
+@special(np.shape)
+def _shape(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    return em.attribute(em.as_value(_one(em, args, kwargs, "shape")), "shape", node)
+
+
+@special(np.ndim)
+def _ndim(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    return em.attribute(em.as_value(_one(em, args, kwargs, "ndim")), "ndim", node)
+
+
+@special(np.size)
+def _size(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    return em.attribute(em.as_value(_one(em, args, kwargs, "size")), "size", node)
+
+
+@special(np.swapaxes)
+def _swapaxes(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    return swapaxes(em, args[0], args[1], args[2])
+
+
+def swapaxes(em: Emitter, x: Any, a: Any, b: Any) -> Any:
+    v = em.as_value(x)
+    nd = v.type.ndim
+    perm = list(range(nd))
+    a, b = int(a) % nd, int(b) % nd
+    perm[a], perm[b] = perm[b], perm[a]
+    return em.op("transpose", [v], {"axes": tuple(perm)})
+
+
+@special(np.linalg.norm)
+def _norm(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    names = ("x", "ord", "axis", "keepdims")
+    bound = {**dict(zip(names, args)), **kwargs}
+    if bound.get("ord") not in (None, 2, "fro") or (bound.get("ord") == 2 and bound.get(
+            "axis") is None and em.typed and em.as_value(bound["x"]).type.ndim != 1):
+        raise em.type_error("np.linalg.norm: only the 2-norm / Frobenius norm is supported")
+    x = em.as_value(bound["x"])
+    sq = em.op("square", [em.op("abs", [x])]) if em.typed and x.type.dtype.kind == "c" else \
+        em.op("mul", [x, x])
+    s = em.op("sum", [sq], {"axis": em.static_attr(bound.get("axis"), "axis"),
+                            "keepdims": bool(bound.get("keepdims", False))})
+    return em.op("sqrt", [s])
+
+
+def _grad_maker(with_value: bool) -> Handler:
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        from ..api import grad, value_and_grad
+        static_kw = {k: em.static_attr(v, k) for k, v in kwargs.items()}
+        static_args = [args[0]] + [em.static_attr(a, "argnums") for a in args[1:]]
+        return (value_and_grad if with_value else grad)(*static_args, **static_kw)
+    return h
+
+
+def _register_grad() -> None:
+    from .. import api
+    SPECIAL[id(api.grad)] = _grad_maker(False)
+    SPECIAL[id(api.value_and_grad)] = _grad_maker(True)
+
+
+_register_grad()
+
+
+def dtype_call(em: Emitter, dtype: np.dtype, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """np.float32(x): a strong scalar (static when x is) or a cast."""
+    x = args[0] if args else 0
+    if is_static(x):
+        return dtype.type(x)
+    return em.op("cast", [x], {"dtype": dtype})
+
+
+# ---------------------------------------------------------------------- array methods
+def _shape_args(args: list[Any]) -> Any:
+    if len(args) == 1 and (isinstance(args[0], (tuple, list)) or args[0] is None):
+        return args[0]
+    return tuple(args)
+
+
+def call_method(em: Emitter, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any],
+                node: ast.AST) -> Any:
+    if not isinstance(obj, Value):
+        if is_scalar(obj) and hasattr(obj, name) and all(is_static(a) for a in args):
+            return getattr(obj, name)(*args, **kwargs)
+        obj = em.as_value(obj)
+    if name == "reshape":
+        shape = kwargs.pop("shape", None) if not args else _shape_args(args)
+        if kwargs:
+            raise em.script_error(f"reshape(): unsupported keywords {sorted(kwargs)}", node)
+        return em.op("reshape", [obj], {"shape": em.static_attr(shape, "shape")})
+    if name == "transpose":
+        axes = _shape_args(args) if args else kwargs.get("axes")
+        return em.op("transpose", [obj], {"axes": em.static_attr(axes, "axes") if axes
+                                          not in ((), None) else None})
+    if name == "astype":
+        dtype = args[0] if args else kwargs.get("dtype")
+        return em.op("cast", [obj], {"dtype": em.static_attr(dtype, "dtype")})
+    if name == "dot":
+        return dot(em, obj, args[0])
+    if name == "clip":
+        lo = args[0] if args else kwargs.get("min", kwargs.get("a_min"))
+        hi = args[1] if len(args) > 1 else kwargs.get("max", kwargs.get("a_max"))
+        return clip(em, obj, lo, hi)
+    if name in ("flatten", "ravel"):
+        return em.op("reshape", [obj], {"shape": (-1,)})
+    if name == "item":
+        kind = obj.type.dtype.kind if em.typed else "f"
+        py = {"b": builtins.bool, "i": builtins.int, "u": builtins.int,
+              "f": builtins.float}.get(kind)
+        if py is None:
+            raise em.type_error("item() of a complex value is not supported")
+        return SPECIAL[id(py)](em, [obj], {}, node)
+    if name == "swapaxes":
+        return swapaxes(em, obj, args[0], args[1])
+    opdef = BY_METHOD.get(name)
+    if opdef is not None:
+        inputs, attrs = bind_op(em, opdef, [obj, *args], kwargs)
+        return em.op(opdef.name, inputs, attrs)
+    raise em.script_error(f"array method .{name}() is not supported ({_describe(obj)})",
+                          node, f"method {name}")

@@ -1,0 +1,125 @@
+"""The supported Python subset, checked at decoration. Anything else raises ScriptError
+naming the construct, with file, line, column, the source line and a caret."""
+from __future__ import annotations
+
+import ast
+
+from ..errors import ScriptError
+from .source import FunctionSource
+
+# AST node types that may appear anywhere in a scripted function body.
+_ALLOWED = (
+    ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.If, ast.For, ast.While,
+    ast.Break, ast.Continue, ast.Pass, ast.Expr, ast.Assert,
+    ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Attribute, ast.Subscript,
+    ast.Name, ast.Constant, ast.Tuple, ast.List, ast.IfExp, ast.Slice, ast.keyword,
+    ast.Load, ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)
+
+_NAMES = {
+    ast.Try: "try statement", ast.With: "with statement", ast.Raise: "raise statement",
+    ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await",
+    ast.Lambda: "lambda", ast.ListComp: "list comprehension",
+    ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension",
+    ast.GeneratorExp: "generator expression", ast.ClassDef: "class definition",
+    ast.FunctionDef: "nested function definition", ast.AsyncFunctionDef: "async function",
+    ast.Global: "global statement", ast.Nonlocal: "nonlocal statement",
+    ast.Delete: "del statement", ast.Import: "import statement",
+    ast.ImportFrom: "import statement", ast.Starred: "starred expression (*args)",
+    ast.JoinedStr: "f-string", ast.Dict: "dict", ast.Set: "set",
+    ast.NamedExpr: "assignment expression (:=)", ast.AsyncFor: "async for",
+    ast.AsyncWith: "async with", ast.Match: "match statement",
+}
+if hasattr(ast, "TryStar"):
+    _NAMES[ast.TryStar] = "try statement"
+
+
+def check_function(src: FunctionSource) -> None:
+    f = src.tree
+    a = f.args
+    if a.vararg is not None:
+        raise ScriptError("*args parameters are not supported", src.loc(a.vararg), "*args")
+    if a.kwarg is not None:
+        raise ScriptError("**kwargs parameters are not supported", src.loc(a.kwarg), "**kwargs")
+    if a.kwonlyargs:
+        raise ScriptError("keyword-only parameters are not supported", src.loc(a.kwonlyargs[0]),
+                          "keyword-only parameter")
+    body = f.body
+    if body and _is_docstring(body[0]):
+        body = body[1:]
+    for stmt in body:
+        _check(stmt, src, in_loop=False)
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str))
+
+
+def _fail(node: ast.AST, src: FunctionSource, construct: str, why: str = "") -> None:
+    msg = f"unsupported construct in scripted function: {construct}"
+    if why:
+        msg += f" ({why})"
+    raise ScriptError(msg, src.loc(node), construct)
+
+
+def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
+    if type(node) in _NAMES:
+        _fail(node, src, _NAMES[type(node)])
+    if not isinstance(node, _ALLOWED):
+        _fail(node, src, type(node).__name__)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        _fail(node, src, "string", "strings are not values jitgraph can compute with")
+    if isinstance(node, ast.Constant) and node.value is Ellipsis:
+        pass
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for t in targets:
+            _check_target(t, src, augmented=isinstance(node, ast.AugAssign))
+        if isinstance(node, ast.AnnAssign) and node.value is None:
+            _fail(node, src, "annotation without a value")
+    if isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant):
+        _fail(node, src, "expression statement",
+              "its result would be discarded; scripted functions have no side effects")
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return  # a docstring or a bare constant: nothing to compute
+    if isinstance(node, ast.Return) and in_loop:
+        _fail(node, src, "return inside a loop", "use break and return after the loop")
+    if isinstance(node, (ast.Break, ast.Continue)) and not in_loop:
+        _fail(node, src, type(node).__name__.lower() + " outside a loop")
+    if isinstance(node, ast.For):
+        _check_target(node.target, src, augmented=False)
+        if node.orelse:
+            _fail(node, src, "for ... else")
+        for s in node.body:
+            _check(s, src, in_loop=True)
+        _check(node.iter, src, in_loop)
+        return
+    if isinstance(node, ast.While):
+        if node.orelse:
+            _fail(node, src, "while ... else")
+        _check(node.test, src, in_loop)
+        for s in node.body:
+            _check(s, src, in_loop=True)
+        return
+    for child in ast.iter_child_nodes(node):
+        if isinstance(node, ast.Call) and child is node.func and isinstance(child, ast.Name):
+            continue
+        _check(child, src, in_loop)
+
+
+def _check_target(t: ast.AST, src: FunctionSource, augmented: bool) -> None:
+    if isinstance(t, ast.Name):
+        return
+    if isinstance(t, (ast.Tuple, ast.List)) and not augmented:
+        for e in t.elts:
+            _check_target(e, src, augmented)
+        return
+    if isinstance(t, ast.Subscript):
+        _fail(t, src, "item assignment", "arrays are immutable in scripted functions; "
+              "build a new array with np.where or np.concatenate")
+    if isinstance(t, ast.Attribute):
+        _fail(t, src, "attribute assignment")
+    if isinstance(t, ast.Starred):
+        _fail(t, src, "starred assignment")
+    _fail(t, src, f"assignment to {type(t).__name__}")

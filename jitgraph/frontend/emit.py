@@ -1,0 +1,1020 @@
+"""AST -> IR. One emitter serves two modes:
+
+- generic (`types=None`): at decoration, every argument's type unknown. Facts that only
+  specialization knows (`x.shape`, `x.dtype`, a branch on `x.ndim`) become nodes, so the
+  graph shows the function's whole structure. This is `f.graph`.
+- typed: at call time, with each argument's dtype and shape. The emitter then works as an
+  abstract interpreter: shapes, ndims, dtypes, Python literals and arithmetic on them are
+  static Python values, `if` on a static condition keeps one branch, every node gets its
+  type from the op registry, and a type error is raised with the source line that caused
+  it, before any code runs.
+
+Environment values ("EnvVal") are IR Values, static Python objects (numbers, tuples,
+dtypes, modules, functions), or `Undefined` (a name that is not defined on every path).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import JitTypeError, ScriptError, SourceLoc
+from ..ir.graph import Block, Builder, Graph, Node, Value, inline_graph
+from ..ops import BY_METHOD, OPS, OpDef, lookup_py
+from ..types import UNKNOWN, TensorType, join_types, type_of_python
+from .check import _is_docstring, check_function
+from .rewrite import lower_jumps, normalize_returns
+from .source import FunctionSource, function_source
+
+MAX_INLINE_DEPTH = 32
+_SCALARS = (bool, int, float, complex, np.generic)
+_BINOPS: dict[type, Callable[..., Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow, ast.MatMult: operator.matmul, ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+}
+_CMPOPS: dict[type, Callable[..., Any]] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+_UNOPS: dict[type, Callable[..., Any]] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+}
+
+
+class Undefined:
+    """A name that is not defined on every path reaching this point."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+@dataclass
+class Returned:
+    value: Any
+
+
+@dataclass
+class BoundMethod:
+    obj: Any
+    name: str
+
+
+@dataclass
+class OutTree:
+    """How the flat result list of a graph rebuilds the function's Python result:
+    ("v", i) is result i, ("s", x) a static Python value, ("t", [...]) a tuple."""
+    spec: Any
+
+    def build(self, flat: Sequence[Any]) -> Any:
+        def go(s: Any) -> Any:
+            kind = s[0]
+            if kind == "v":
+                return flat[s[1]]
+            if kind == "s":
+                return s[1]
+            return tuple(go(e) for e in s[1])
+        return go(self.spec)
+
+
+def flatten_result(x: Any) -> tuple[list[Value], OutTree]:
+    flat: list[Value] = []
+
+    def go(e: Any) -> Any:
+        if isinstance(e, Value):
+            flat.append(e)
+            return ("v", len(flat) - 1)
+        if isinstance(e, (tuple, list)):
+            return ("t", [go(i) for i in e])
+        return ("s", e)
+    return flat, OutTree(go(x))
+
+
+def is_scalar(x: Any) -> bool:
+    return isinstance(x, _SCALARS)
+
+
+def is_static(x: Any) -> bool:
+    if isinstance(x, (Value, Undefined)):
+        return False
+    if isinstance(x, (tuple, list)):
+        return all(is_static(e) for e in x)
+    return True
+
+
+# --------------------------------------------------------------------------------------
+class Emitter:
+    """Emits one function body into a builder. Inlined calls get an Emitter of their own
+    that shares the builder."""
+
+    def __init__(self, src: FunctionSource, b: Builder, typed: bool, depth: int = 0):
+        self.src = src
+        self.b = b
+        self.typed = typed
+        self.depth = depth
+        self.env: dict[str, Any] = {}
+        fn = src.fn
+        self.globals: dict[str, Any] = getattr(fn, "__globals__", {})
+        self.closure: dict[str, Any] = {}
+        code = getattr(fn, "__code__", None)
+        if code is not None and fn.__closure__:
+            for name, cell in zip(code.co_freevars, fn.__closure__):
+                try:
+                    self.closure[name] = cell.cell_contents
+                except ValueError:
+                    pass
+        self.loc: SourceLoc = src.loc(src.tree)
+        # While a loop's carried types are still settling, branches inside it may join
+        # by broadcasting; the settled body is emitted strictly (see emit_loop).
+        self.lenient = 0
+        self.widened = False
+
+    # ---------------------------------------------------------------- errors, locations
+    def at(self, node: ast.AST) -> None:
+        self.loc = self.src.loc(node)
+        self.b.loc = self.loc
+
+    def script_error(self, msg: str, node: ast.AST | None = None,
+                     construct: str | None = None) -> ScriptError:
+        return ScriptError(msg, self.src.loc(node) if node is not None else self.loc, construct)
+
+    def type_error(self, msg: str, arg: str | None = None) -> JitTypeError:
+        return JitTypeError(msg, self.loc, arg)
+
+    # ---------------------------------------------------------------- entry point
+    def emit_function(self, args: Sequence[Any]) -> Any:
+        fdef = self.src.tree
+        params = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
+        for name, val in zip(params, args, strict=True):
+            self.env[name] = val
+        body = fdef.body[1:] if fdef.body and _is_docstring(fdef.body[0]) else fdef.body
+        ret = self.emit_stmts(normalize_returns(list(body)))
+        return None if ret is None else ret.value
+
+    # ---------------------------------------------------------------- values
+    def as_value(self, x: Any, what: str = "value") -> Value:
+        if isinstance(x, Value):
+            return x
+        if isinstance(x, Undefined):
+            raise self.script_error(x.why)
+        if is_scalar(x):
+            return self.b.const(x)
+        if isinstance(x, np.ndarray):
+            if x.dtype.kind not in "biufc":
+                raise self.type_error(f"array of dtype {x.dtype} is not supported")
+            return self.b.const(np.array(x), TensorType(x.dtype, x.shape))
+        if isinstance(x, (tuple, list)) and x and all(is_scalar(e) for e in x):
+            arr = np.asarray(x)
+            return self.b.const(arr, TensorType(arr.dtype, arr.shape))
+        if isinstance(x, (tuple, list)) and x:
+            return self.op("stack", [self.as_value(e) for e in x], {"axis": 0})
+        raise self.type_error(f"expected an array or a number for {what}, got "
+                              f"{_describe(x)}")
+
+    def static_attr(self, x: Any, name: str) -> Any:
+        """An op attribute: must be known at compile time in typed mode."""
+        if isinstance(x, Value):
+            if self.typed:
+                raise self.type_error(f"argument {name!r} must be a compile-time constant "
+                                      "(a literal, a shape, or a static argument)")
+            return x
+        if isinstance(x, Undefined):
+            raise self.script_error(x.why)
+        if isinstance(x, (tuple, list)):
+            return tuple(self.static_attr(e, name) for e in x)
+        if isinstance(x, np.generic):
+            return x.item()
+        if name == "dtype" and x is not None:
+            try:
+                return np.dtype(x)
+            except TypeError:
+                raise self.type_error(f"{_describe(x)} is not a dtype") from None
+        if isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind in "iu":
+            return tuple(int(e) for e in x)
+        return x
+
+    def op(self, name: str, inputs: Sequence[Any], attrs: dict[str, Any] | None = None,
+           hint: str | None = None) -> Value:
+        opdef = OPS[name]
+        vals = [self.as_value(v) for v in inputs]
+        attrs = opdef.full_attrs(dict(attrs or {}))
+        try:
+            return self.b.op(name, *vals, loc=self.loc, hint=hint, **attrs)
+        except JitTypeError as e:
+            if e.loc is not None:
+                raise
+            raise self._blame(e.msg, vals) from None
+
+    def _blame(self, msg: str, vals: Sequence[Value]) -> JitTypeError:
+        named = [v.hint for v in vals if v.hint]
+        arg = named[0] if named else None
+        if named:
+            msg += " (operands: " + ", ".join(f"{v.hint}: {v.type}" for v in vals if v.hint) + ")"
+        return JitTypeError(msg, self.loc, arg)
+
+    def apply(self, opdef: OpDef, inputs: Sequence[Any], attrs: dict[str, Any] | None = None,
+              pyfunc: Callable[..., Any] | None = None) -> Any:
+        """An op on EnvVals. Elementwise ops on static scalars fold right here, with the
+        Python (or NumPy) function the source called, so Python semantics are kept."""
+        if (pyfunc is not None and opdef.elementwise and not attrs
+                and all(is_scalar(i) for i in inputs)):
+            try:
+                with np.errstate(all="ignore"):
+                    return pyfunc(*inputs)
+            except ZeroDivisionError:
+                raise self.type_error("division by zero in a compile-time constant") from None
+        return self.op(opdef.name, inputs, attrs)
+
+    def truth(self, x: Any) -> Any:
+        """A static bool, or a bool 0-d Value (Python truthiness of a 0-d array)."""
+        if isinstance(x, Undefined):
+            raise self.script_error(x.why)
+        if is_static(x):
+            return bool(x)
+        v = self.as_value(x)
+        if self.typed:
+            if v.type.shape != ():
+                raise self.type_error(
+                    f"the truth value of an array of shape {v.type.shape} is ambiguous; "
+                    "reduce it first (e.g. with .any() or .all())")
+            if v.type.dtype != np.bool_:
+                return self.op("ne", [v, 0])
+        return v
+
+    # ---------------------------------------------------------------- name lookup
+    def lookup(self, name: str, node: ast.AST) -> Any:
+        if name in self.env:
+            v = self.env[name]
+            if isinstance(v, Undefined):
+                raise self.script_error(v.why, node)
+            return v
+        if name in self.closure:
+            return self.closure[name]
+        if name in self.globals:
+            return self.globals[name]
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        raise UnresolvedName(f"name {name!r} is not defined", self.src.loc(node), name)
+
+    # ---------------------------------------------------------------- statements
+    def emit_stmts(self, stmts: Sequence[ast.stmt]) -> Returned | None:
+        for s in stmts:
+            self.at(s)
+            r = self.emit_stmt(s)
+            if r is not None:
+                return r
+        return None
+
+    def emit_stmt(self, s: ast.stmt) -> Returned | None:
+        if isinstance(s, ast.Return):
+            return Returned(None if s.value is None else self.ev(s.value))
+        if isinstance(s, ast.Assign):
+            val = self.ev(s.value)
+            for t in s.targets:
+                self.assign(t, val)
+            return None
+        if isinstance(s, ast.AnnAssign):
+            assert s.value is not None
+            self.assign(s.target, self.ev(s.value))
+            return None
+        if isinstance(s, ast.AugAssign):
+            assert isinstance(s.target, ast.Name)
+            cur = self.lookup(s.target.id, s.target)
+            self.assign(s.target, self.binop(type(s.op), cur, self.ev(s.value), s))
+            return None
+        if isinstance(s, ast.If):
+            return self.emit_if(s)
+        if isinstance(s, ast.For):
+            self.emit_for(s)
+            return None
+        if isinstance(s, ast.While):
+            self.emit_while(s)
+            return None
+        if isinstance(s, ast.Assert):
+            c = self.truth(self.ev(s.test))
+            if isinstance(c, Value):
+                raise self.script_error("assert on a run-time value is not supported; "
+                                        "assert on shapes and static values only", s, "assert")
+            if not c:
+                raise self.type_error("assertion failed at compile time")
+            return None
+        if isinstance(s, (ast.Pass, ast.Expr)):
+            return None
+        raise self.script_error(f"unsupported statement {type(s).__name__}", s,
+                                type(s).__name__)
+
+    def assign(self, t: ast.expr, val: Any) -> None:
+        if isinstance(t, ast.Name):
+            if isinstance(val, Value) and val.hint is None:
+                val.hint = t.id
+            self.env[t.id] = val
+            return
+        if isinstance(t, (ast.Tuple, ast.List)):
+            n = len(t.elts)
+            if isinstance(val, Value):
+                if self.typed:
+                    if val.type.shape is None or not val.type.shape or val.type.shape[0] != n:
+                        raise self.type_error(f"cannot unpack a value of type {val.type} "
+                                              f"into {n} names")
+                parts: Sequence[Any] = [self.op("getitem", [val], {"index": (("int", i),)})
+                                        for i in range(n)]
+            elif isinstance(val, (tuple, list)):
+                parts = val
+            else:
+                raise self.type_error(f"cannot unpack {_describe(val)}")
+            if len(parts) != n:
+                raise self.type_error(f"cannot unpack {len(parts)} values into {n} names")
+            for e, p in zip(t.elts, parts):
+                self.assign(e, p)
+            return
+        raise self.script_error("unsupported assignment target", t)
+
+    # ---------------------------------------------------------------- if / else
+    def emit_if(self, s: ast.If) -> Returned | None:
+        cond = self.truth(self.ev(s.test))
+        if not isinstance(cond, Value):
+            return self.emit_stmts(s.body if cond else s.orelse)
+        env0 = self.env
+        outs = []
+        for stmts in (s.body, s.orelse):
+            self.env = dict(env0)
+            blk = Builder(Block(), self.loc)
+            saved, self.b = self.b, blk
+            try:
+                ret = self.emit_stmts(stmts)
+            finally:
+                self.b = saved
+            outs.append((blk, self.env, ret))
+            self.at(s)
+        self.env = env0
+        (bt, et, rt), (be, ee, re_) = outs
+        if (rt is None) != (re_ is None):
+            raise self.script_error("one branch returns and the other falls through to the "
+                                    "end of the function (which would return None)", s)
+        names = sorted(k for k in set(et) | set(ee)
+                       if et.get(k, _MISSING) is not env0.get(k, _MISSING)
+                       or ee.get(k, _MISSING) is not env0.get(k, _MISSING))
+        merged_t: list[Any] = []
+        merged_e: list[Any] = []
+        kept: list[str] = []
+        for k in names:
+            a, c = et.get(k, _MISSING), ee.get(k, _MISSING)
+            if a is _MISSING or c is _MISSING or isinstance(a, Undefined) or isinstance(
+                    c, Undefined):
+                env0[k] = Undefined(f"{k!r} is assigned in only one branch of the if at line "
+                                    f"{s.lineno} and used after it")
+                continue
+            kept.append(k)
+            merged_t.append(a)
+            merged_e.append(c)
+        if rt is not None:
+            merged_t.append(rt.value)
+            merged_e.append(re_.value)  # type: ignore[union-attr]
+        results = self.merge_branches(cond, bt, be, merged_t, merged_e, s)
+        for k, v in zip(kept, results):
+            if isinstance(v, Value) and v.hint is None:
+                v.hint = k
+            env0[k] = v
+        if rt is not None:
+            return Returned(results[-1])
+        return None
+
+    def merge_branches(self, cond: Value, bt: Builder, be: Builder, ta: list[Any],
+                       ea: list[Any], node: ast.AST) -> list[Any]:
+        """Build the If node; equal static leaves stay static, the rest become outputs."""
+        out_types: list[TensorType] = []
+        res_t: list[Value] = []
+        res_e: list[Value] = []
+
+        def leaf(a: Any, c: Any) -> Any:
+            if a is c:
+                return ("same", a)
+            if is_static(a) and is_static(c) and type(a) is type(c) and _static_eq(a, c):
+                return ("same", a)
+            if isinstance(a, (tuple, list)) and isinstance(c, (tuple, list)):
+                if len(a) != len(c):
+                    raise self.type_error(f"the branches give tuples of different lengths "
+                                          f"({len(a)} and {len(c)})")
+                return ("tuple", [leaf(x, y) for x, y in zip(a, c)])
+            va = self._in(bt, lambda: self.as_value(a))
+            vc = self._in(be, lambda: self.as_value(c))
+            t = join_types(va.type, vc.type, broadcast=self.lenient > 0)
+            if t is not None and t.shape != va.type.shape or t is not None and \
+                    t.shape != vc.type.shape:
+                self.widened = True
+            if t is None:
+                raise self.type_error(f"the branches give values of types {va.type} and "
+                                      f"{vc.type}: a compiled value needs one shape on every "
+                                      "path")
+            va = self._in(bt, lambda: self.coerce(va, t))
+            vc = self._in(be, lambda: self.coerce(vc, t))
+            res_t.append(va)
+            res_e.append(vc)
+            out_types.append(t)
+            return ("out", len(res_t) - 1)
+
+        specs = [leaf(a, c) for a, c in zip(ta, ea)]
+        bt.block.results = res_t
+        be.block.results = res_e
+        n = self.b.node("if", [cond], None, out_types, [bt.block, be.block], loc=self.loc)
+
+        def build(sp: Any) -> Any:
+            if sp[0] == "same":
+                return sp[1]
+            if sp[0] == "tuple":
+                return tuple(build(e) for e in sp[1])
+            return n.outputs[sp[1]]
+        return [build(sp) for sp in specs]
+
+    def _in(self, blk: Builder, f: Callable[[], Any]) -> Any:
+        saved, self.b = self.b, blk
+        try:
+            return f()
+        finally:
+            self.b = saved
+
+    def coerce(self, v: Value, t: TensorType) -> Value:
+        """Cast/broadcast v to the joined type t (in the current block)."""
+        if v.type == t or not t.known:
+            return v
+        if v.type.dtype != t.dtype or v.type.weak != t.weak:
+            v = self.op("cast", [v], {"dtype": t.dtype, "weak": t.weak})
+        if v.type.shape != t.shape:
+            v = self.op("broadcast_to", [v], {"shape": t.shape})
+        return v
+
+    # ---------------------------------------------------------------- loops
+    def emit_for(self, s: ast.For) -> None:
+        it = s.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
+                and it.func.id == "range" and self.lookup("range", it.func) is range):
+            seq = self.ev(it)
+            if isinstance(seq, (tuple, list)) and not any(lower_jumps(s)[1:]) and \
+                    lower_jumps(s)[0] is s.body:
+                for e in seq:  # a static sequence: unrolled
+                    self.assign(s.target, e)
+                    self.emit_stmts(s.body)
+                return
+            raise self.script_error("for loops must iterate over range(...) or a tuple",
+                                    it, "for loop over a non-range iterable")
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            raise self.script_error("range() takes 1 to 3 positional arguments", it)
+        rargs = [self.ev(a) for a in it.args]
+        for a in rargs:
+            if is_static(a) and not isinstance(a, (int, np.integer)):
+                raise self.type_error(f"range() arguments must be integers, got {_describe(a)}")
+        start, stop, step = (0, rargs[0], 1) if len(rargs) == 1 else (
+            rargs[0], rargs[1], rargs[2] if len(rargs) == 3 else 1)
+        if not is_static(step):
+            raise self.type_error("the step of range() must be a compile-time constant")
+        if step == 0:
+            raise self.type_error("range() arg 3 must not be zero")
+        if is_static(start) and is_static(stop):
+            trip: Any = len(range(int(start), int(stop), int(step)))
+        elif step == 1:
+            span = stop if is_static(start) and start == 0 else self.binop(ast.Sub, stop, start, s)
+            trip = self.op("maximum", [span, 0])
+        else:
+            span = self.binop(ast.Sub, stop, start, s) if step > 0 else self.binop(
+                ast.Sub, start, stop, s)
+            astep = abs(int(step))
+            n = self.binop(ast.FloorDiv, self.binop(ast.Add, span, astep - 1, s), astep, s)
+            trip = self.op("maximum", [n, 0])
+        body, brk = lower_jumps(s)
+        if not isinstance(s.target, ast.Name):
+            raise self.script_error("the loop variable must be a single name", s.target)
+        tname = s.target.id
+
+        def index(k: Value) -> Any:
+            i: Any = k
+            if not (is_static(step) and step == 1):
+                i = self.binop(ast.Mult, i, step, s)
+            if not (is_static(start) and start == 0):
+                i = self.binop(ast.Add, start, i, s)
+            return i
+        self.emit_loop(s, body, trip, True, brk, None, index, tname)
+
+    def emit_while(self, s: ast.While) -> None:
+        c0 = self.truth(self.ev(s.test))
+        if not isinstance(c0, Value) and not c0:
+            return
+        body, brk = lower_jumps(s)
+        self.emit_loop(s, body, -1, c0, brk, s.test, None, None)
+
+    def emit_loop(self, s: ast.stmt, body: list[ast.stmt], trip: Any, cond0: Any,
+                  brk: str | None, test: ast.expr | None, index: Callable[[Value], Any] | None,
+                  tname: str | None) -> None:
+        assigned = _assigned_names(body)
+        carried = [k for k in sorted(assigned) if k in self.env
+                   and not isinstance(self.env[k], Undefined)]
+        init = [self.as_value(self.env[k], what=repr(k)) for k in carried]
+        types = [v.type for v in init]
+        env0 = self.env
+        strict = False
+        for _ in range(10):  # loop-carried types can widen (0 -> float32 array); fixpoint
+            params = [Value(TensorType(np.dtype(np.int64), (), True), tname or "k")]
+            params += [Value(t, k) for t, k in zip(types, carried)]
+            blk = Builder(Block(params), self.loc)
+            self.env = dict(env0)
+            self.env.update(zip(carried, params[1:]))
+            saved, self.b = self.b, blk
+            saved_lenient, saved_widened = self.lenient, self.widened
+            self.lenient, self.widened = (0 if strict else self.lenient + 1), False
+            try:
+                if tname is not None and index is not None:
+                    self.env[tname] = index(params[0])
+                self.emit_stmts(body)
+                self.at(s)
+                nexts = [self.as_value(self.env[k], repr(k)) for k in carried]
+                cont: Any = True
+                if test is not None:
+                    cont = self.truth(self.ev(test))
+                if brk is not None:
+                    nb = self.truth(self.env[brk])
+                    nb = (not nb) if not isinstance(nb, Value) else self.op("logical_not", [nb])
+                    cont = self._and(nb, cont)
+                cont_v = self.as_value(cont) if not isinstance(cont, Value) else cont
+            finally:
+                self.b = saved
+                body_env, self.env = self.env, env0
+                widened = self.widened
+                self.lenient, self.widened = saved_lenient, saved_widened
+            joined = [join_types(t, v.type) for t, v in zip(types, nexts)]
+            for k, j, v in zip(carried, joined, nexts):
+                if j is None:
+                    raise self.type_error(f"{k!r} changes type inside the loop, from "
+                                          f"{types[carried.index(k)]} to {v.type}")
+            if joined == types:
+                if not widened or strict or saved_lenient:
+                    break
+                strict = True  # settled, but a branch was widened: emit strictly to report it
+                continue
+            types = joined  # type: ignore[assignment]
+        else:
+            raise self.type_error("loop-carried types did not settle")
+        blk.block.results = [cont_v] + [self._in(blk, lambda v=v, t=t: self.coerce(v, t))
+                                        for v, t in zip(nexts, types)]
+        init = [self.coerce(v, t) for v, t in zip(init, types)]
+        trip_v = self.as_value(trip)
+        c0 = self.as_value(cond0)
+        n = self.b.node("loop", [trip_v, c0, *init], None, types, [blk.block], loc=self.loc)
+        for k, v in zip(carried, n.outputs):
+            v.hint = k
+            self.env[k] = v
+        for k in assigned - set(carried):
+            if not k.startswith("__"):
+                self.env[k] = Undefined(f"{k!r} is assigned only inside the loop at line "
+                                        f"{s.lineno} and used after it")
+        if tname is not None and tname not in carried:
+            self.env[tname] = Undefined(f"the loop variable {tname!r} is used after the loop")
+        del body_env
+
+    def _and(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, Value):
+            return b if a else False
+        if not isinstance(b, Value):
+            return a if b else False
+        return self.op("logical_and", [a, b])
+
+    # ---------------------------------------------------------------- expressions
+    def ev(self, e: ast.expr) -> Any:
+        saved = self.loc
+        self.at(e)
+        try:
+            return self._ev(e)
+        finally:
+            self.loc = saved
+            self.b.loc = saved
+
+    def _ev(self, e: ast.expr) -> Any:
+        if isinstance(e, ast.Constant):
+            return e.value
+        if isinstance(e, ast.Name):
+            return self.lookup(e.id, e)
+        if isinstance(e, (ast.Tuple, ast.List)):
+            return tuple(self.ev(x) for x in e.elts)
+        if isinstance(e, ast.BinOp):
+            return self.binop(type(e.op), self.ev(e.left), self.ev(e.right), e)
+        if isinstance(e, ast.UnaryOp):
+            x = self.ev(e.operand)
+            if isinstance(e.op, ast.Not):
+                t = self.truth(x)
+                return (not t) if not isinstance(t, Value) else self.op("logical_not", [t])
+            f = _UNOPS[type(e.op)]
+            if is_static(x):
+                return f(x)
+            return self.apply(lookup_py(f), [x], pyfunc=f)  # type: ignore[arg-type]
+        if isinstance(e, ast.BoolOp):
+            return self.boolop(e)
+        if isinstance(e, ast.Compare):
+            return self.compare(e)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Attribute):
+            return self.attribute(self.ev(e.value), e.attr, e)
+        if isinstance(e, ast.Subscript):
+            return self.subscript(e)
+        if isinstance(e, ast.IfExp):
+            return self.ifexp(e)
+        raise self.script_error(f"unsupported expression {type(e).__name__}", e,
+                                type(e).__name__)
+
+    def binop(self, optype: type, a: Any, b: Any, node: ast.AST) -> Any:
+        f = _BINOPS[optype]
+        if is_static(a) and is_static(b) and not (
+                isinstance(a, np.ndarray) or isinstance(b, np.ndarray)):
+            try:
+                with np.errstate(all="ignore"):
+                    return f(a, b)
+            except ZeroDivisionError:
+                raise self.type_error("division by zero in a compile-time constant") from None
+            except TypeError as ex:
+                raise self.type_error(str(ex)) from None
+        if f is operator.matmul:
+            return self.op("matmul", [a, b])
+        return self.apply(lookup_py(f), [a, b], pyfunc=f)  # type: ignore[arg-type]
+
+    def boolop(self, e: ast.BoolOp) -> Any:
+        is_and = isinstance(e.op, ast.And)
+        acc = self.ev(e.values[0])
+        for nxt in e.values[1:]:
+            t = self.truth(acc)
+            if not isinstance(t, Value):
+                # Python semantics: `a and b` is b when a is truthy, else a
+                if (t and is_and) or (not t and not is_and):
+                    acc = self.ev(nxt)
+                continue
+            r = self.truth(self.ev(nxt))
+            if not isinstance(r, Value):
+                if is_and:
+                    acc = t if r else False
+                else:
+                    acc = True if r else t
+                continue
+            acc = self.op("logical_and" if is_and else "logical_or", [t, r])
+        return acc
+
+    def compare(self, e: ast.Compare) -> Any:
+        left = self.ev(e.left)
+        result: Any = True
+        for opnode, comp in zip(e.ops, e.comparators):
+            right = self.ev(comp)
+            if isinstance(opnode, (ast.Is, ast.IsNot)):
+                if not (is_static(left) or is_static(right)) and not (left is None
+                                                                       or right is None):
+                    raise self.script_error("`is` compares only with None", e, "is")
+                r: Any = (left is right) == isinstance(opnode, ast.Is)
+            elif isinstance(opnode, (ast.In, ast.NotIn)):
+                if not (is_static(left) and is_static(right)):
+                    raise self.script_error("`in` works on compile-time values only", e, "in")
+                r = (left in right) == isinstance(opnode, ast.In)
+            else:
+                f = _CMPOPS[type(opnode)]
+                if is_static(left) and is_static(right):
+                    r = f(left, right)
+                else:
+                    r = self.apply(lookup_py(f), [left, right], pyfunc=f)  # type: ignore
+            result = r if result is True else self._and(result, r)
+            left = right
+        return result
+
+    def ifexp(self, e: ast.IfExp) -> Any:
+        c = self.truth(self.ev(e.test))
+        if not isinstance(c, Value):
+            return self.ev(e.body if c else e.orelse)
+        bt, be = Builder(Block(), self.loc), Builder(Block(), self.loc)
+        a = self._in(bt, lambda: self.ev(e.body))
+        b = self._in(be, lambda: self.ev(e.orelse))
+        return self.merge_branches(c, bt, be, [a], [b], e)[0]
+
+    # ---------------------------------------------------------------- attributes
+    def attribute(self, obj: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(obj, Undefined):
+            raise self.script_error(obj.why, node)
+        if isinstance(obj, np.ndarray) and name in ("shape", "ndim", "dtype", "size", "T"):
+            return getattr(obj, name)
+        if isinstance(obj, Value):
+            t = obj.type
+            if name in ("shape", "ndim", "size", "dtype"):
+                if self.typed:
+                    assert t.shape is not None
+                    return {"shape": t.shape, "ndim": len(t.shape), "size": t.size,
+                            "dtype": t.dtype}[name]
+                return self.op({"dtype": "dtype_of"}.get(name, name), [obj])
+            if name == "T":
+                return self.op("transpose", [obj])
+            if name in ("real",):
+                return obj
+            return BoundMethod(obj, name)
+        if is_scalar(obj) and name in ("shape", "ndim", "dtype", "size", "T", "real"):
+            return getattr(np.asarray(obj), name) if name != "T" else obj
+        if is_scalar(obj) or isinstance(obj, np.ndarray):
+            return BoundMethod(obj, name)
+        try:
+            return getattr(obj, name)
+        except AttributeError:
+            raise self.script_error(f"{_describe(obj)} has no attribute {name!r}", node
+                                    ) from None
+
+    # ---------------------------------------------------------------- subscripts
+    def subscript(self, e: ast.Subscript) -> Any:
+        obj = self.ev(e.value)
+        if isinstance(obj, (tuple, list)):
+            idx = self.ev(e.slice) if not isinstance(e.slice, ast.Slice) else slice(
+                *[None if x is None else self.static_attr(self.ev(x), "slice bound")
+                  for x in (e.slice.lower, e.slice.upper, e.slice.step)])
+            if isinstance(idx, Value):
+                if not self.typed:
+                    return self.op("getitem", [self.as_value(obj), idx],
+                                   {"index": (("value",),)})
+                raise self.type_error("indexing a tuple needs a compile-time index")
+            try:
+                return obj[idx]
+            except (IndexError, TypeError) as ex:
+                raise self.type_error(str(ex)) from None
+        x = self.as_value(obj)
+        parts = list(e.slice.elts) if isinstance(e.slice, ast.Tuple) else [e.slice]
+        index: list[tuple[Any, ...]] = []
+        dyn: list[Value] = []
+        for p in parts:
+            if isinstance(p, ast.Slice):
+                bounds = []
+                for bnd in (p.lower, p.upper, p.step):
+                    v = None if bnd is None else self.ev(bnd)
+                    if isinstance(v, Value) and self.typed:
+                        raise self.type_error("slice bounds must be compile-time constants "
+                                              "(run-time bounds would make the shape dynamic)")
+                    bounds.append(v.item() if isinstance(v, np.generic) else v)
+                index.append(("slice", *bounds))
+                continue
+            v = self.ev(p)
+            if v is None:
+                index.append(("none",))
+            elif v is Ellipsis:
+                index.append(("ellipsis",))
+            elif isinstance(v, (bool, np.bool_)):
+                raise self.type_error("indexing with a boolean scalar is not supported")
+            elif isinstance(v, (int, np.integer)):
+                index.append(("int", int(v)))
+            else:
+                index.append(("value",))
+                dyn.append(self.as_value(v))
+        return self.op("getitem", [x, *dyn], {"index": tuple(index)})
+
+    # ---------------------------------------------------------------- calls
+    def call(self, e: ast.Call) -> Any:
+        f = self.ev(e.func)
+        args = []
+        for a in e.args:
+            if isinstance(a, ast.Starred):
+                raise self.script_error("*args in calls are not supported", a, "*args")
+            args.append(self.ev(a))
+        kwargs = {}
+        for k in e.keywords:
+            if k.arg is None:
+                raise self.script_error("**kwargs in calls are not supported", k, "**kwargs")
+            kwargs[k.arg] = self.ev(k.value)
+        self.at(e)
+        return self.call_value(f, args, kwargs, e)
+
+    def call_value(self, f: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        from .calls import SPECIAL, call_method
+        if isinstance(f, BoundMethod):
+            return call_method(self, f.obj, f.name, args, kwargs, node)
+        special = SPECIAL.get(id(f))
+        if special is not None:
+            return special(self, args, kwargs, node)
+        opdef = lookup_py(f)
+        if opdef is not None:
+            return self.call_op(opdef, args, kwargs, f, node)
+        from ..api import GradFunction, ScriptFunction
+        if isinstance(f, GradFunction):
+            return self.call_grad(f, args, kwargs, node)
+        if isinstance(f, ScriptFunction):
+            return self.inline(f.fn, args, kwargs, node)
+        if isinstance(f, type) and issubclass(f, np.generic):
+            from .calls import dtype_call
+            return dtype_call(self, np.dtype(f), args, kwargs)
+        if inspect.isfunction(f):
+            mod = getattr(f, "__module__", "") or ""
+            if mod.split(".")[0] in ("numpy", "scipy", "math", "jitgraph"):
+                raise self.script_error(f"{mod}.{f.__name__} is not supported in scripted "
+                                        "functions", node, "call")
+            return self.inline(f, args, kwargs, node)
+        if callable(f) and all(is_static(a) for a in args) and all(
+                is_static(v) for v in kwargs.values()) and getattr(
+                f, "__module__", "") == "math":
+            return f(*args, **kwargs)
+        if callable(f) and getattr(f, "__module__", None) == "math" or f in vars(math).values():
+            if all(is_static(a) for a in args):
+                return f(*args, **kwargs)
+            raise self.script_error(f"math.{getattr(f, '__name__', f)} works on compile-time "
+                                    "values only; use the NumPy function", node, "call")
+        raise self.script_error(f"call to {_describe(f)} is not supported", node, "call")
+
+    def call_op(self, opdef: OpDef, args: list[Any], kwargs: dict[str, Any], f: Any,
+                node: ast.AST) -> Any:
+        inputs, attrs = bind_op(self, opdef, args, kwargs)
+        if opdef.elementwise and not attrs:
+            return self.apply(opdef, inputs, None, pyfunc=f)
+        return self.op(opdef.name, inputs, attrs)
+
+    def inline(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+               node: ast.AST) -> Any:
+        if self.depth >= MAX_INLINE_DEPTH:
+            raise self.script_error(f"calls nested deeper than {MAX_INLINE_DEPTH} (recursion is "
+                                    "not supported)", node, "recursion")
+        src = checked_source(fn)
+        bound = bind_python_args(fn, args, kwargs, self)
+        sub = Emitter(src, self.b, self.typed, self.depth + 1)
+        return sub.emit_function(bound)
+
+    def call_grad(self, gf: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """`jg.grad(f)(...)` inside a scripted function: build f's typed graph for these
+        arguments, transform it, and inline the result."""
+        target = gf.target
+        bound = bind_python_args(target.fn, args, kwargs, self)
+        argnums = gf.argnums_tuple
+        if not self.typed:
+            vals = [self.as_value(a) for a in bound]
+            n = self.b.node("grad", vals, {"fn": target.fn.__name__, "argnums": argnums,
+                                           "value": gf.with_value},
+                            [UNKNOWN] * (len(argnums) + (1 if gf.with_value else 0)),
+                            loc=self.loc)
+            grads = tuple(n.outputs[-len(argnums):])
+            g = grads if isinstance(gf.argnums, tuple) else grads[0]
+            return (n.outputs[0], g) if gf.with_value else g
+        for i in argnums:
+            if i >= len(bound):
+                raise self.type_error(f"argnums {i} is out of range for {len(bound)} arguments")
+        # Static arguments stay static unless differentiated.
+        param_idx = [i for i, a in enumerate(bound) if not is_static(a) or i in argnums]
+        vals = [self.as_value(bound[i]) for i in param_idx]
+        statics = {i: a for i, a in enumerate(bound) if i not in param_idx}
+        g, tree = build_graph(target.fn, [v.type for v in vals], statics=statics,
+                              param_indices=param_idx)
+        from ..autodiff import vjp_graph
+        local = tuple(param_idx.index(i) for i in argnums)
+        gg = vjp_graph(g, local, output_index=gf.output_index)
+        outs = inline_graph(self.b, gg, vals)
+        nres = len(g.results)
+        value = tree.build(outs[:nres])
+        grads = tuple(outs[nres:])
+        gres = grads if isinstance(gf.argnums, tuple) else grads[0]
+        return (value, gres) if gf.with_value else gres
+
+
+_MISSING = object()
+
+
+class UnresolvedName(ScriptError):
+    """A global that does not exist (yet): at decoration it may be defined later in the
+    module, so the check is repeated at the first call."""
+
+    def __init__(self, msg: str, loc: SourceLoc, name: str):
+        super().__init__(msg, loc, "name")
+        self.name = name
+
+
+def _static_eq(a: Any, b: Any) -> bool:
+    try:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return bool(np.array_equal(a, b)) and np.asarray(a).dtype == np.asarray(b).dtype
+        if isinstance(a, float) and isinstance(b, float):
+            return a == b and math.copysign(1, a) == math.copysign(1, b) or (a != a and b != b)
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, Value):
+        return f"a value of type {x.type}"
+    if inspect.ismodule(x):
+        return f"module {x.__name__}"
+    name = getattr(x, "__qualname__", None) or getattr(x, "__name__", None)
+    if name:
+        mod = getattr(x, "__module__", None)
+        return f"{mod}.{name}" if mod and mod != "builtins" else name
+    return f"{type(x).__name__} {x!r}"[:80]
+
+
+def _assigned_names(stmts: Sequence[ast.stmt]) -> set[str]:
+    out: set[str] = set()
+    for s in stmts:
+        for n in ast.walk(s):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+    return out
+
+
+def bind_op(em: Emitter, opdef: OpDef, args: list[Any], kwargs: dict[str, Any]
+            ) -> tuple[list[Any], dict[str, Any]]:
+    """Bind a NumPy-style call to an op: value inputs and static attributes."""
+    params = opdef.params
+    if len(args) > len(params):
+        raise em.type_error(f"{opdef.name}() takes at most {len(params)} positional "
+                            f"arguments ({len(args)} given)")
+    bound = dict(zip(params, args))
+    for k, v in kwargs.items():
+        if k in bound:
+            raise em.type_error(f"{opdef.name}() got multiple values for argument {k!r}")
+        if k not in params:
+            raise em.script_error(f"{opdef.name}() does not support the keyword {k!r}")
+        bound[k] = v
+    in_names = [p for p in params if p not in opdef.attrs and p != "out"]
+    if opdef.nin is not None:
+        in_names = in_names[:opdef.nin]
+    else:
+        in_names = in_names[:1]
+    inputs: list[Any] = []
+    for p in in_names:
+        if p not in bound:
+            raise em.type_error(f"{opdef.name}() missing required argument {p!r}")
+        if opdef.nin is None:
+            seq = bound[p]
+            if not isinstance(seq, (tuple, list)):
+                raise em.type_error(f"{opdef.name}() expects a sequence of arrays")
+            inputs.extend(seq)
+        else:
+            inputs.append(bound[p])
+    attrs: dict[str, Any] = {}
+    for p, v in bound.items():
+        if p in in_names:
+            continue
+        if p in opdef.attrs:
+            attrs[p] = em.static_attr(v, p)
+        elif v is not None:
+            raise em.script_error(f"{opdef.name}(): argument {p!r} is not supported")
+    return inputs, attrs
+
+
+def bind_python_args(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+                     em: Emitter | None = None) -> list[Any]:
+    """Positional list for fn's parameters, defaults filled, as Python binds them."""
+    try:
+        ba = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as ex:
+        if em is not None:
+            raise em.type_error(f"{getattr(fn, '__name__', fn)}(): {ex}") from None
+        raise
+    ba.apply_defaults()
+    return list(ba.arguments.values())
+
+
+def checked_source(fn: Callable[..., Any]) -> FunctionSource:
+    src = function_source(fn)
+    if not getattr(src, "_checked", False):
+        check_function(src)
+        src._checked = True  # type: ignore[attr-defined]
+    return src
+
+
+def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
+                statics: dict[int, Any] | None = None,
+                param_indices: Sequence[int] | None = None,
+                name: str | None = None) -> tuple[Graph, OutTree]:
+    """The IR of fn: generic when `types` is None, else typed for those parameter types.
+    `statics` maps positional indices to compile-time values (static_argnums);
+    `param_indices` says which positions the graph params stand for."""
+    src = checked_source(fn)
+    fdef = src.tree
+    names = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
+    statics = statics or {}
+    if param_indices is None:
+        param_indices = [i for i in range(len(names)) if i not in statics]
+    typed = types is not None
+    params = [Value(types[j] if typed else UNKNOWN, names[i])  # type: ignore[index]
+              for j, i in enumerate(param_indices)]
+    b = Builder(Block(params), src.loc(fdef))
+    em = Emitter(src, b, typed)
+    args: list[Any] = []
+    pv = dict(zip(param_indices, params))
+    for i in range(len(names)):
+        args.append(pv[i] if i in pv else statics[i])
+    result = em.emit_function(args)
+    flat = []
+    for leaf in _leaves(result):
+        if isinstance(leaf, Undefined):
+            raise em.script_error(leaf.why)
+    flat, tree = flatten_result(result)
+    b.block.results = flat
+    g = Graph(name or fn.__name__, b.block, [names[i] for i in param_indices], src.loc(fdef))
+    return g, tree
+
+
+def _leaves(x: Any) -> list[Any]:
+    if isinstance(x, (tuple, list)):
+        return [y for e in x for y in _leaves(e)]
+    return [x]
+
+
+__all__ = ["Emitter", "OutTree", "build_graph", "Node", "UnresolvedName", "bind_python_args",
+           "type_of_python"]
