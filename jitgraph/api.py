@@ -70,7 +70,7 @@ def _describe_key(k: Any) -> str:
     if isinstance(k, tuple) and k and k[0] == "static":
         return f"static {k[1]!r}"
     if isinstance(k, type):
-        return k.__name__
+        return str(type_of_python(k()))
     return repr(k)
 
 
