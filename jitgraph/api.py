@@ -146,6 +146,10 @@ class ScriptFunction:
             self._graph = self._build_generic()
         except UnresolvedName:
             self._graph = None
+        except ScriptError:
+            raise
+        except Exception:  # noqa: BLE001 - not a syntax problem: report it at f.graph / call
+            self._graph = None
 
     def _build_generic(self) -> Graph:
         from .frontend.emit import build_graph

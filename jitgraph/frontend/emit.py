@@ -175,6 +175,9 @@ class Emitter:
             return self.b.const(arr, TensorType(arr.dtype, arr.shape))
         if isinstance(x, (tuple, list)) and x:
             return self.op("stack", [self.as_value(e) for e in x], {"axis": 0})
+        if not self.typed:  # generic graphs only show structure: an opaque constant
+            return self.b.node("constant", (), {"value": _describe(x)}, (UNKNOWN,),
+                               loc=self.loc).out
         raise self.type_error(f"expected an array or a number for {what}, got "
                               f"{_describe(x)}")
 
@@ -823,8 +826,13 @@ class Emitter:
                 node: ast.AST) -> Any:
         inputs, attrs = bind_op(self, opdef, args, kwargs)
         if opdef.elementwise and not attrs:
-            return self.apply(opdef, inputs, None, pyfunc=f)
-        return self.op(opdef.name, inputs, attrs)
+            r = self.apply(opdef, inputs, None, pyfunc=f)
+        else:
+            r = self.op(opdef.name, inputs, attrs)
+        if isinstance(r, Value) and r.type.weak:
+            # np.f(python_scalar) is a NumPy scalar, which NumPy 2 promotes strongly
+            r = self.op("cast", [r], {"dtype": r.type.dtype})
+        return r
 
     def inline(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
                node: ast.AST) -> Any:

@@ -142,7 +142,7 @@ class Builder:
         from ..ops import OPS
         opdef = OPS[op]
         attrs = opdef.full_attrs(attrs)
-        if all(v.type.known for v in inputs):
+        if all(v.type.known for v in inputs) and not _holds_value(attrs):
             t = opdef.infer([v.type for v in inputs], attrs)
         else:
             t = UNKNOWN
@@ -155,6 +155,18 @@ class Builder:
         if not type.weak:
             value = np.asarray(value, dtype=type.dtype)
         return self.node("constant", (), {"value": value}, (type,), loc=loc, hint=hint).out
+
+
+def _holds_value(x: Any) -> bool:
+    """Generic graphs may hold Values in attributes (a shape not known before
+    specialization); no type can be inferred for such a node."""
+    if isinstance(x, Value):
+        return True
+    if isinstance(x, dict):
+        return any(_holds_value(v) for v in x.values())
+    if isinstance(x, (tuple, list)):
+        return any(_holds_value(v) for v in x)
+    return False
 
 
 def constant_value(v: Value, block_nodes: dict[Value, Node]) -> Any:

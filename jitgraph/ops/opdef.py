@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import JitTypeError
 from ..types import TensorType, example_value
 
+_PY_DTYPES = ("bool", "int64", "float64", "complex128")
 ShapeRule = Callable[[Sequence[TensorType], dict[str, Any]], tuple[int, ...]]
 DTypeRule = Callable[[Sequence[TensorType], dict[str, Any]], np.dtype]
 CanonRule = Callable[[Sequence[TensorType], dict[str, Any]], dict[str, Any]]
@@ -49,20 +50,23 @@ class OpDef:
     def infer(self, ins: Sequence[TensorType], attrs: dict[str, Any]) -> TensorType:
         """Output type from input types; raises JitTypeError (without location: the
         caller adds it) when NumPy would refuse these inputs."""
-        if self.canon is not None:
-            attrs.update(self.canon(ins, attrs))
         try:
+            if self.canon is not None:
+                attrs.update(self.canon(ins, attrs))
             shape = (self.shape or broadcast_shape)(ins, attrs)
             dtype = (self.dtype or dtype_by_example(self))(ins, attrs)
         except JitTypeError:
             raise
-        except (ValueError, TypeError, IndexError, np.exceptions.AxisError) as e:
+        except (ValueError, TypeError, IndexError, ZeroDivisionError,
+                np.exceptions.AxisError) as e:
             types = ", ".join(str(t) for t in ins)
             raise JitTypeError(f"{self.name}({types}): {e}") from None
         if self.weak is not None:
             weak = self.weak(ins, attrs) and shape == ()
         else:
             weak = self.elementwise and bool(ins) and all(t.weak for t in ins) and shape == ()
+        # A weak value is a Python scalar: only Python's own number types qualify.
+        weak = weak and np.dtype(dtype).name in _PY_DTYPES
         return TensorType(np.dtype(dtype), tuple(int(d) for d in shape), weak)
 
 
