@@ -89,11 +89,18 @@ class Specialization:
         self.backend = backend
         self.param_idx = param_idx
         self.out_types = [v.type for v in optimized.results]
-        self.weak_params = [p.type.weak for p in optimized.params]
+        # A result that is a parameter or a constant would hand the caller's own array (or
+        # the graph's constant) back; eager NumPy returns a new array, so copy those.
+        made = {v for n in optimized.body.nodes if n.op != "constant" for v in n.outputs}
+        self.copy_out = [v not in made for v in optimized.results]
+        self.any_copy = any(self.copy_out)
 
     def __call__(self, args: Sequence[Any]) -> Any:
         ins = [args[i] for i in self.param_idx]
         outs = self.run(ins)
+        if self.any_copy:
+            outs = [np.array(r) if c and isinstance(r, np.ndarray) else r
+                    for r, c in zip(outs, self.copy_out)]
         return self.tree.build([_to_result(r, t) for r, t in zip(outs, self.out_types)])
 
 

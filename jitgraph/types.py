@@ -87,6 +87,8 @@ def dtype_from_short(name: str) -> np.dtype:
 def type_of_python(value: Any) -> TensorType:
     """Type of a run-time argument or constant: arrays and NumPy scalars are strong,
     Python scalars weak."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return TensorType(value.dtype, tuple(value.shape), False)
     if isinstance(value, bool):
         return TensorType(np.dtype(np.bool_), (), True)
     if isinstance(value, int):
@@ -112,6 +114,19 @@ def example_value(t: TensorType) -> Any:
 def to_weak_python(value: Any, t: TensorType) -> Any:
     """The interpreter keeps weak values as Python scalars, as eager Python does."""
     return {"b": bool, "i": int, "f": float, "c": complex}[t.dtype.kind](value)  # type: ignore[union-attr]
+
+
+def conform(value: Any, t: TensorType) -> Any:
+    """Hold a value in its declared type: a Python scalar if weak, else an ndarray (0-d
+    included) of the declared dtype. Used by the interpreter and constant folding."""
+    if t.dtype is None:
+        return value
+    if t.weak:
+        return to_weak_python(np.asarray(value).item(), t)
+    a = np.asarray(value)
+    if a.dtype != t.dtype:
+        a = a.astype(t.dtype)
+    return a
 
 
 def join_types(a: TensorType, b: TensorType, broadcast: bool = True) -> TensorType | None:

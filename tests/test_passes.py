@@ -133,13 +133,6 @@ def check(fn: Pass, g: Graph) -> Graph:
     return out
 
 
-def interp_if_ok() -> bool:
-    """Whether the interpreter runs the then block of an If on a true condition."""
-    b, (x,) = make("f32[1]")
-    (r,) = if_(b, b.const(True), lambda bb: [x], lambda bb: [bb.op("neg", x)], ["f32[1]"])
-    return bool(InterpBackend().compile(finish(b, r))([np.ones(1, np.float32)])[0][0] == 1)
-
-
 def returns_param(g: Graph) -> bool:
     return g.results[0] is g.params[0]
 
@@ -203,7 +196,7 @@ def test_simplify_identity_must_not_fire(op: str, xt: str, c: Any, ct: str | Non
 
 def shape_case(name: str) -> tuple[Graph, bool]:
     """Graphs of one or two shape-like ops; the flag says whether the result is %a0."""
-    xt = {"tt_square": "f32[3,3]", "cast_weak": "pyfloat", "cast_i32": "i32[4]",
+    xt = {"tt_square": "f32[3,3]", "tt_cube": "f32[3,3,3]", "cast_weak": "pyfloat", "cast_i32": "i32[4]",
           "not2": "bool[4]", "invert2": "i32[4]", "neg3": "f32[4]"}.get(name, "f32[2,3,4]")
     b, (x,) = make(xt)
     fire = True
@@ -211,6 +204,8 @@ def shape_case(name: str) -> tuple[Graph, bool]:
         y = b.op("transpose", b.op("transpose", x, axes=(1, 2, 0)), axes=(2, 0, 1))
     elif name == "tt_other":
         y, fire = b.op("transpose", b.op("transpose", x, axes=(1, 0, 2)), axes=(0, 2, 1)), False
+    elif name == "tt_cube":                        # same type, but (2,0,1) overall
+        y, fire = b.op("transpose", b.op("transpose", x, axes=(1, 2, 0)), axes=(1, 2, 0)), False
     elif name == "t_identity":
         y = b.op("transpose", x, axes=(0, 1, 2))
     elif name == "tt_square":                      # same type, but not the identity
@@ -248,7 +243,7 @@ def shape_case(name: str) -> tuple[Graph, bool]:
     return finish(b, y), fire
 
 
-SHAPE_CASES = ["tt_identity", "tt_other", "t_identity", "tt_square", "reshape_same",
+SHAPE_CASES = ["tt_identity", "tt_other", "tt_cube", "t_identity", "tt_square", "reshape_same",
                "reshape_other", "broadcast_same", "broadcast_bigger", "cast_same", "cast_other",
                "cast_i32", "cast_weak", "sum_to_same", "squeeze_none", "neg2", "neg3", "not2",
                "invert2"]
@@ -336,10 +331,7 @@ def test_const_fold_leaves_impure_and_failing_ops(monkeypatch: pytest.MonkeyPatc
     assert counts(out)[name] == 1 and counts(out)["boom"] == 1
 
 
-@pytest.mark.parametrize("cond", [
-    pytest.param(True, marks=pytest.mark.skipif(
-        not interp_if_ok(), reason="backends/interp.py runs the else block of every If")),
-    False])
+@pytest.mark.parametrize("cond", [True, False])
 def test_const_fold_inlines_if_on_constant_condition(cond: bool) -> None:
     b, (x,) = make("f32[4]")
     c = b.op("lt", b.const(1.0 if cond else 3.0), b.const(2.0))     # folds first
@@ -350,12 +342,14 @@ def test_const_fold_inlines_if_on_constant_condition(cond: bool) -> None:
 
 
 @pytest.mark.parametrize("trip,cond0,folds", [(0, True, True), (3, False, True), (3, True, False),
-                                              (-1, False, True)])
+                                              (-1, False, True), (-1, True, False)])
 def test_const_fold_zero_trip_loops(trip: int, cond0: bool, folds: bool) -> None:
     b, (x,) = make("f32[4]")
-    (r,) = loop(b, b.const(trip), b.const(cond0), [x],
-                lambda bb, k, cs: (bb.const(True),
-                                   [bb.op("mul", cs[0], bb.op("add", bb.const(1.0), bb.const(1.0)))]))
+
+    def body(bb: Builder, k: Value, cs: list[Value]) -> tuple[Value, list[Value]]:
+        two = bb.op("add", bb.const(1.0), bb.const(1.0))
+        return bb.op("lt", k, bb.const(2)), [bb.op("mul", cs[0], two)]
+    (r,) = loop(b, b.const(trip), b.const(cond0), [x], body)
     out = check(const_fold, finish(b, r))
     assert (counts(out)["loop"] == 0) == folds
     assert returns_param(out) == folds
@@ -419,6 +413,25 @@ def test_cse_never_merges_impure_or_structural(monkeypatch: pytest.MonkeyPatch) 
     (i2,) = if_(b, c, lambda bb: [x], lambda bb: [n1], ["f32[3]"])
     out = check(cse, finish(b, n1, n2, i1, i2))
     assert counts(out)[name] == 2 and counts(out)["if"] == 2
+
+
+def fused_graph() -> Graph:
+    """exp(x) + 2 twice outside and once as a fused node, whose body sees only its params."""
+    b, (x,) = make("f32[3]")
+    outer = b.op("add", b.op("exp", x), b.const(2.0))
+
+    def fused() -> Value:
+        p = Value(x.type, "p")
+        body = sub_block(lambda bb: [bb.op("add", bb.op("exp", p), bb.const(2.0))], [p])
+        return b.node("fused", [x], None, [x.type], [body]).out
+    f = fused()
+    fused()                                        # unused: dce drops it
+    return finish(b, b.op("mul", outer, f))
+
+
+def test_cse_and_dce_respect_fused_bodies() -> None:
+    out = check(dce, check(cse, fused_graph()))
+    assert counts(out) == Counter({"fused": 1, "exp": 2, "add": 2, "constant": 2, "mul": 1})
 
 
 # ---------------------------------------------------------------- dce
@@ -523,21 +536,26 @@ def fake_verify(monkeypatch: pytest.MonkeyPatch, fail_after: int | None = None) 
 
 def test_pipeline_verifies_after_each_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = fake_verify(monkeypatch)
+    n = len(PIPELINE) + 1                          # the input, then after each pass
     run_pipeline(pipeline_graph(), verify=True)
-    assert len(seen) == len(PIPELINE)
+    assert len(seen) == n
     monkeypatch.setattr(config, "VERIFY", False)
     run_pipeline(pipeline_graph())
-    assert len(seen) == len(PIPELINE)
+    assert len(seen) == n
     monkeypatch.setattr(config, "VERIFY", True)
     run_pipeline(pipeline_graph())
-    assert len(seen) == 2 * len(PIPELINE)
+    assert len(seen) == 2 * n
 
 
 def test_pipeline_names_the_pass_that_broke_the_graph(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_verify(monkeypatch, fail_after=1)
+    fake_verify(monkeypatch, fail_after=2)
     with pytest.raises(ValueError) as info:
         run_pipeline(pipeline_graph(), verify=True)
-    assert PIPELINE[1][0] in "".join(getattr(info.value, "__notes__", []))
+    assert f"after pass {PIPELINE[1][0]!r}" in "".join(getattr(info.value, "__notes__", []))
+    fake_verify(monkeypatch, fail_after=0)
+    with pytest.raises(ValueError) as info:
+        run_pipeline(pipeline_graph(), verify=True)
+    assert "given to run_pipeline" in "".join(getattr(info.value, "__notes__", []))
 
 
 def test_pipeline_skips_verification_without_verifier(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS
-from ..types import to_weak_python
+from ..types import conform
 from .base import CompiledFn
 
 
@@ -36,7 +36,7 @@ def eval_node(n: Node, env: dict[Value, Any]) -> list[Any]:
     op = OPS[n.op]
     with np.errstate(all="ignore"):
         r = op.impl(*args, **n.attrs)
-    return [_conform(r, n.outputs[0])]
+    return [conform(r, n.outputs[0].type)]
 
 
 def _run_loop(n: Node, args: list[Any], env: dict[Value, Any]) -> list[Any]:
@@ -50,20 +50,6 @@ def _run_loop(n: Node, args: list[Any], env: dict[Value, Any]) -> list[Any]:
         cond, carried = bool(res[0]), res[1:]
         k += 1
     return carried
-
-
-def _conform(r: Any, v: Value) -> Any:
-    """Hold every value in its declared type: Python scalar if weak, else an ndarray
-    (0-d included) of the declared dtype."""
-    t = v.type
-    if t.dtype is None:
-        return r
-    if t.weak:
-        return to_weak_python(np.asarray(r).item(), t)
-    a = np.asarray(r)
-    if a.dtype != t.dtype:
-        a = a.astype(t.dtype)
-    return a
 
 
 class InterpBackend:

@@ -1,8 +1,8 @@
 """The optimization pipeline: one flat, ordered list of (name, pass); every pass is a pure
 function Graph -> Graph that never mutates its input.
 
-`run_pipeline` runs the passes in order, verifies the graph after each one (when
-`config.VERIFY` or `verify=True`), prints it after the passes named in
+`run_pipeline` runs the passes in order, verifies the graph before the first and after each
+one (when `config.VERIFY` or `verify=True`), prints it after the passes named in
 `config.DUMP_AFTER` (`JITGRAPH_DUMP_AFTER=cse,dce`, or `all`), and records the seconds
 spent per pass name in `LAST_TIMINGS` (a name that appears twice adds up).
 
@@ -45,6 +45,14 @@ def _verifier() -> Callable[[Graph], object] | None:
     return verify
 
 
+def _verify(check: Callable[[Graph], object], g: Graph, note: str) -> None:
+    try:
+        check(g)
+    except Exception as e:
+        e.add_note("jitgraph: " + note)
+        raise
+
+
 def run_pipeline(g: Graph, pipeline: Sequence[tuple[str, Pass]] | None = None,
                  verify: bool | None = None,
                  dump_after: Sequence[str] | None = None) -> Graph:
@@ -53,16 +61,14 @@ def run_pipeline(g: Graph, pipeline: Sequence[tuple[str, Pass]] | None = None,
     check = _verifier() if (config.VERIFY if verify is None else verify) else None
     dumps = set(config.DUMP_AFTER if dump_after is None else dump_after)
     LAST_TIMINGS.clear()
+    if check is not None:  # NOTE: so a broken input is not blamed on the first pass
+        _verify(check, g, "the graph given to run_pipeline failed verification")
     for name, fn in passes:
         start = time.perf_counter()
         g = fn(g)
         LAST_TIMINGS[name] = LAST_TIMINGS.get(name, 0.0) + time.perf_counter() - start
         if check is not None:
-            try:
-                check(g)
-            except Exception as e:
-                e.add_note(f"jitgraph: the graph failed verification after pass {name!r}")
-                raise
+            _verify(check, g, f"the graph failed verification after pass {name!r}")
         if name in dumps or "all" in dumps:
             print(f"# after {name}\n{g}", end="", file=sys.stdout, flush=True)
     return g

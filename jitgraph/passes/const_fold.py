@@ -6,21 +6,26 @@ Given:
   %0 = constant 2.0 : pyfloat
   %1 = constant array(3.0, f32) : f32[]
   %2 = mul(%0, %1) : f32[]
-  %3 = gt(%2, 1.0) : bool[]
-  %4 = if %3 {
-    %5 = exp(%x) : f32[4]
-    yield %5
+  %3 = constant 1.0 : pyfloat
+  %4 = gt(%2, %3) : bool[]
+  %5 = if(%4) {
+    %6 = exp(%x) : f32[4]
+    yield %6
   } else {
     yield %x
   } : f32[4]
-  return %4
-Result:
+  return %5
+Result (dce removes the dead constants):
   %0 = constant 2.0 : pyfloat
   %1 = constant array(3.0, f32) : f32[]
   %2 = constant array(6.0, f32) : f32[]
-  %3 = constant array(True, bool) : bool[]
-  %4 = exp(%x) : f32[4]
-  return %4
+  %3 = constant 1.0 : pyfloat
+  %4 = constant array(True, bool) : bool[]
+  %5 = exp(%x) : f32[4]
+  return %5
+
+Folded values are held as the interpreter holds them (Python scalar if weak, else an ndarray
+of the declared dtype), computed under np.errstate(all="ignore") as the interpreter does.
 """
 from __future__ import annotations
 
@@ -31,18 +36,10 @@ import numpy as np
 
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS
-from ..types import TensorType, to_weak_python
+from ..types import conform
 
 FOLD_LIMIT = 64          # larger results stay nodes: big arrays don't belong in the IR text
 _NO = object()           # sentinel: not a constant / cannot fold
-
-
-def conform(r: Any, t: TensorType) -> Any:
-    """The value held for type t, as backends/interp.py `_conform`: a Python scalar if weak,
-    else an ndarray (0-d included) of t's dtype. Copied, so no constant aliases another."""
-    if t.weak:
-        return to_weak_python(np.asarray(r).item(), t)
-    return np.asarray(r).astype(t.dtype, copy=True)
 
 
 def _fold(n: Node, ins: list[Value], consts: dict[Value, Any]) -> Any:
@@ -58,7 +55,8 @@ def _fold(n: Node, ins: list[Value], consts: dict[Value, Any]) -> Any:
             r = op.impl(*[consts[v] for v in ins], **n.attrs)
     except Exception:  # noqa: BLE001  NOTE: a failing op is left to fail at run time
         return _NO
-    return conform(r, t)
+    r = conform(r, t)
+    return r.copy() if isinstance(r, np.ndarray) else r  # no constant aliases another
 
 
 def _emit(nodes: list[Node], sub: dict[Value, Value], consts: dict[Value, Any],

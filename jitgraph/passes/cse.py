@@ -15,7 +15,8 @@ Result:
   return %2
 
 A node inside an If branch or a Loop body may reuse a value from an enclosing block (it is
-computed before the structural node runs), never one from a sibling block. Impure nodes
+computed before the structural node runs), never one from a sibling block, and a fused body
+(which sees only its own params) nothing from outside. Impure nodes
 (OpDef.pure False) and structural if/loop/fused nodes are never merged.
 """
 from __future__ import annotations
@@ -47,22 +48,20 @@ def freeze(x: Any) -> Hashable:
         return ("dict", tuple(sorted((k, freeze(v)) for k, v in x.items())))
     if isinstance(x, (tuple, list)):
         return (type(x).__name__, tuple(freeze(e) for e in x))
-    return (type(x).__name__, x)
+    if x is None or isinstance(x, (bool, int, str)):
+        return (type(x).__name__, x)
+    # NOTE: anything else (a Graph of custom_vjp, a Value) by identity: Graph equality is by
+    # printed text, which elides big constants.
+    return ("id", id(x))
 
 
 def _key(n: Node, ins: list[Value]) -> Hashable | None:
     if n.op == "constant":
-        key: Hashable = ("constant", n.out.type, freeze(n.attrs["value"]))
-    else:
-        op = OPS.get(n.op)
-        if op is None or not op.pure or n.blocks:
-            return None
-        key = (n.op, tuple(ins), freeze(n.attrs), tuple(v.type for v in n.outputs))
-    try:
-        hash(key)
-    except TypeError:  # NOTE: an attr we cannot hash: keep the node rather than guess
+        return ("constant", n.out.type, freeze(n.attrs["value"]))
+    op = OPS.get(n.op)
+    if op is None or not op.pure or n.blocks:
         return None
-    return key
+    return (n.op, tuple(ins), freeze(n.attrs), tuple(v.type for v in n.outputs))
 
 
 def _block(b: Block, sub: dict[Value, Value], seen: dict[Hashable, list[Value]]) -> Block:
@@ -74,8 +73,10 @@ def _block(b: Block, sub: dict[Value, Value], seen: dict[Hashable, list[Value]])
         if key is not None and key in seen:
             sub.update(zip(n.outputs, seen[key], strict=True))
             continue
+        # NOTE: a fused body sees only its own params, so it starts with an empty table.
+        inner = {} if n.op == "fused" else seen
         nodes.append(Node(n.op, ins, n.attrs, n.outputs,
-                          [_block(blk, sub, seen) for blk in n.blocks], n.loc))
+                          [_block(blk, sub, inner) for blk in n.blocks], n.loc))
         if key is not None:
             seen[key] = n.outputs
     return Block(b.params, nodes, [sub.get(v, v) for v in b.results])

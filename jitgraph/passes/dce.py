@@ -6,7 +6,7 @@ carried values that feed nothing but their own next value.
 
 Given:
   %0 = exp(%x) : f32[3]
-  %1, %2 = if %c {
+  %1, %2 = if(%c) {
     %3 = log(%x) : f32[3]
     yield %x, %3
   } else {
@@ -16,7 +16,7 @@ Given:
   return %1
 Result:
   %0 = exp(%x) : f32[3]
-  %1 = if %c {
+  %1 = if(%c) {
     yield %x
   } else {
     yield %0

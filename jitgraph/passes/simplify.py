@@ -8,15 +8,15 @@ Given:
   %3 = neg(%2) : f32[3]
   %4 = reshape(%3) {shape=(3,)} : f32[3]
   return %4
-Result:
+Result (dce removes the dead nodes):
   %0 = constant 1.0 : pyfloat
+  %1 = neg(%x) : f32[3]
   return %x
-(dead constants are left for dce.)
 
-A rule sees a node whose inputs are already rewritten and returns the value that replaces
-its output, or None. Every rule demands that the replacement has exactly the node's type
-(dtype, shape, weakness), so no consumer can tell. Rules are keyed by op name here, and
-only fire on ops whose OpDef says they are pure.
+A rule sees a node whose inputs are already rewritten and proposes the value that replaces
+its output, or None. The proposal is taken only if its type is exactly the node's (dtype,
+shape, weakness), so no consumer can tell: int32 x * 1.0 stays, as does f32[3] x + a zero
+of shape [2,3]. Rules are keyed by op name here and only fire on ops whose OpDef is pure.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ..ops import OPS
 
 MAX_ROUNDS = 10
 Defs = dict[Value, Node]          # value -> the (already rewritten) node that makes it
+Rule = Callable[[Node, Defs], "Value | None"]
 
 
 def _const(v: Value, defs: Defs) -> np.ndarray | None:
@@ -42,57 +43,48 @@ def _zeros(c: np.ndarray, signed: bool) -> bool:
     return all(bool(np.all(p == 0) and np.all(np.signbit(p) == signed)) for p in parts)
 
 
-def _keep_type(n: Node, x: Value) -> Value | None:
-    return x if x.type == n.out.type else None
-
-
-def _identity(x: Value, c: np.ndarray, n: Node, elem: str) -> Value | None:
-    kind = x.type.dtype.kind  # type: ignore[union-attr]
-    if elem == "one":  # NOTE: complex x*(1+0j) is not exact (inf*0 = nan in the cross term)
-        ok = kind != "c" and bool(np.all(c == 1))
-    elif elem == "add0":  # NOTE: -0.0 + +0.0 = +0.0, so a float x only absorbs -0.0
-        ok = _zeros(c, signed=kind in "fc")
-    else:  # "sub0": x - +0.0 == x for every x, -0.0 included
-        ok = _zeros(c, signed=False)
-    return _keep_type(n, x) if ok else None
-
-
-def _unit(elem: str, commutes: bool) -> Callable[[Node, Defs], Value | None]:
+def _unit(absorbs: Callable[[str, np.ndarray], bool], commutes: bool) -> Rule:
+    """x op c -> x (and c op x -> x if commutes) when the constant c leaves x unchanged."""
     def rule(n: Node, defs: Defs) -> Value | None:
         x, y = n.inputs
-        pairs = [(x, y), (y, x)] if commutes else [(x, y)]
-        for a, b in pairs:
-            c = _const(b, defs)
-            r = None if c is None else _identity(a, c, n, elem)
-            if r is not None:
-                return r
+        for a, b in [(x, y), (y, x)] if commutes else [(x, y)]:
+            c, dt = _const(b, defs), a.type.dtype
+            if c is not None and dt is not None and absorbs(dt.kind, c):
+                return a
         return None
     return rule
 
 
 def _transpose(n: Node, defs: Defs) -> Value | None:
-    q = n.attrs["axes"]
-    if tuple(q) == tuple(range(len(q))):
-        return _keep_type(n, n.inputs[0])
-    inner = defs.get(n.inputs[0])
-    if inner is None or inner.op != "transpose":
-        return None
-    p = inner.attrs["axes"]  # output axis i is input axis p[q[i]]
-    return _keep_type(n, inner.inputs[0]) if all(p[a] == i for i, a in enumerate(q)) else None
+    q, inner = n.attrs["axes"], defs.get(n.inputs[0])
+    if list(q) == sorted(q):
+        return n.inputs[0]
+    if inner is not None and inner.op == "transpose":  # output axis i is x's axis p[q[i]]
+        p = inner.attrs["axes"]
+        return inner.inputs[0] if all(p[a] == i for i, a in enumerate(q)) else None
+    return None
 
 
 def _involution(n: Node, defs: Defs) -> Value | None:
     inner = defs.get(n.inputs[0])
-    return _keep_type(n, inner.inputs[0]) if inner is not None and inner.op == n.op else None
+    return inner.inputs[0] if inner is not None and inner.op == n.op else None
 
 
-# NOTE: for these ops, output type == input type means the op returns its input unchanged.
-_SAME = {op: lambda n, defs: _keep_type(n, n.inputs[0]) for op in (
-    "reshape", "broadcast_to", "cast", "sum_to_shape", "squeeze", "copy", "pos")}
-RULES: dict[str, Callable[[Node, Defs], Value | None]] = {
-    **_SAME, "transpose": _transpose, "neg": _involution, "logical_not": _involution,
-    "invert": _involution, "mul": _unit("one", True), "div": _unit("one", False),
-    "pow": _unit("one", False), "add": _unit("add0", True), "sub": _unit("sub0", False),
+def _one(kind: str, c: np.ndarray) -> bool:
+    # NOTE: x*(1+0j) is not exact for complex x: inf*0 gives a nan part.
+    return kind != "c" and bool(np.all(c == 1))
+
+
+RULES: dict[str, Rule] = {
+    # NOTE: for these ops, output type == input type means the output is the input.
+    **{op: lambda n, defs: n.inputs[0] for op in (
+        "reshape", "broadcast_to", "cast", "sum_to_shape", "squeeze", "copy", "pos")},
+    "transpose": _transpose, "neg": _involution, "logical_not": _involution,
+    "invert": _involution, "mul": _unit(_one, True), "div": _unit(_one, False),
+    "pow": _unit(_one, False),
+    # NOTE: -0.0 + 0.0 is +0.0, so a float x absorbs only a -0.0 addend; x - (+0.0) == x.
+    "add": _unit(lambda kind, c: _zeros(c, signed=kind in "fc"), True),
+    "sub": _unit(lambda kind, c: _zeros(c, signed=False), False),
 }
 
 
@@ -103,7 +95,7 @@ def _block(b: Block, sub: dict[Value, Value], defs: Defs, fired: list[str]) -> B
                  [_block(blk, sub, defs, fired) for blk in n.blocks], n.loc)
         rule = RULES.get(n.op)
         new = rule(m, defs) if rule is not None and OPS[n.op].pure else None
-        if new is not None:
+        if new is not None and new.type == n.out.type:  # NOTE: no consumer sees a change
             sub[n.out] = new
             fired.append(n.op)
             continue
