@@ -9,7 +9,6 @@ A value that nothing defines (a broken graph) gets a red box, so the picture sti
 """
 from __future__ import annotations
 
-
 from .graph import Block, Graph, Node, Value
 from .printer import Listing, format_attr
 from .verify import attr_values

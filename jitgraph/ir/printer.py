@@ -4,10 +4,11 @@ optional `# file:line` comment per node. `jg.parse_ir` reads this text back.
 
     graph f(%x: f32[3], %n: pyint) {
       %0 = constant array([1.0, 2.0, 3.0], f32) : f32[3]
-      %c = gt(%n, 0) : pybool                       # f.py:3
+      %1 = constant 0 : pyint
+      %c = gt(%n, %1) : pybool  # f.py:3
       %y = if(%c) {
-        %1 = mul(%x, %0) : f32[3]
-        yield %1
+        %2 = mul(%x, %0) : f32[3]
+        yield %2
       } else {
         yield %x
       } : f32[3]
@@ -24,14 +25,15 @@ it uses: `verify` quotes these lines in its messages (`Listing.node_line`)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..types import short_dtype
 from .graph import Block, Graph, Node, Value
 
-INLINE_ARRAY_LIMIT = 16  # larger constants print elided: `array<f32[1000,100]>`
+INLINE_ARRAY_LIMIT = 64  # larger constants print elided: `array<f32[1000,100]>`
 
 
 class Namer:
@@ -92,12 +94,12 @@ def format_attr(x: Any, namer: Namer | None = None) -> str:
     if isinstance(x, dict):
         return "{" + ", ".join(f"{format_attr(k, namer)}: {format_attr(v, namer)}"
                                for k, v in x.items()) + "}"
+    if isinstance(x, np.generic):  # NOTE: before float: np.float64 subclasses float
+        return format_attr(x.item(), namer)
     if isinstance(x, str):
         return repr(x)
     if isinstance(x, float):
         return repr(x)  # 'inf', 'nan' read back by the parser
-    if isinstance(x, np.generic):
-        return format_attr(x.item(), namer)
     return repr(x)
 
 

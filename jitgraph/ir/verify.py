@@ -7,7 +7,8 @@ Structure:
     of a sibling block, and not from inside a block after it ends). A fused body sees its
     own params only: its inputs are everything it captures;
   - ops exist in OPS (or are structural), with their number of inputs (`nin`; None means
-    at least one), one output, no blocks, and only the attributes they declare;
+    at least one), one output (or the OpDef's `nout`, when it has one), no blocks, and only
+    the attributes they declare;
   - constant: no inputs, one output, attrs {value};
     if:    inputs [cond], two blocks without params, each yields one value per output;
     loop:  inputs [trip, cond0, *init], one body with params [k, *carried] that yields
@@ -25,12 +26,13 @@ every value must have a known type), or nowhere (`typed=False`):
 Messages quote the printed line (`str(g)` numbering, without locations) and name values
 as the printer does:
 
-    graph f, line 3: input %y of add is used before its definition on line 4
+    graph f, line 2: input 1 of add %y is used before its definition
         %0 = add(%x, %y) : f32[3]
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -89,7 +91,7 @@ class _Verifier:
         _At(v) as ' on line N' of v's definition; the line of `where` is quoted."""
         try:
             lst: Listing | None = Listing(self.g, locations=False)
-        except Exception:  # NOTE: a graph broken enough not to print still gets a message
+        except Exception:  # noqa: BLE001  NOTE: a graph too broken to print still gets a message
             lst = None
         text = "".join(self.render(p, lst) for p in parts)
         line = self.line(where, lst)
@@ -201,9 +203,14 @@ class _Verifier:
         t, x = n.out.type, n.attrs["value"]
         if self.typed is False or not t.known or isinstance(x, Value):
             return
+        if t.weak and type(x) not in (bool, int, float, complex):
+            # NOTE: NumPy 2 treats NumPy scalars (np.float64 too) as strong: a weak value
+            # must be a Python scalar, or backends and eager disagree on result dtypes.
+            self.fail(n, f"constant of weak type {t} holds {type(x).__name__} "
+                         f"{x!r}; a weak value is a Python scalar")
         try:
             a = np.asarray(x)
-        except Exception:
+        except (TypeError, ValueError):
             return
         ok = a.shape == t.shape and (a.dtype.kind == t.dtype.kind if t.weak  # type: ignore
                                      else a.dtype == t.dtype)
@@ -238,13 +245,14 @@ class _Verifier:
         self.integer_scalar(n, n.inputs[0], "trip count")
         self.condition(n, n.inputs[1], "initial condition")
         self.integer_scalar(n, body.params[0], "iteration number")
-        self.sub_block(n, body, scope)
-        self.condition(body, body.results[0], "next condition")
         # NOTE: a carried value keeps its init value's type through the param, the body's
         # next value and the loop's output.
         for i, v in enumerate(init):
             self.same_type(n, body.params[1 + i].type, v.type, f"carried param {i}",
                            body.params[1 + i])
+        self.sub_block(n, body, scope)
+        self.condition(body, body.results[0], "next condition")
+        for i, v in enumerate(init):
             self.same_type(n, body.results[1 + i].type, v.type, f"next value {i}",
                            body.results[1 + i])
             self.same_type(n, n.outputs[i].type, v.type, f"output {i}", n.outputs[i])
@@ -290,12 +298,22 @@ class _Verifier:
                 self.fail(n, f"{n.op} takes at least 1 input, got 0")
         elif len(n.inputs) != opdef.nin:
             self.fail(n, f"{n.op} takes {opdef.nin} input(s), got {len(n.inputs)}")
-        self.counts(n, blocks=0, outputs=1)
+        # NOTE: one output, unless the OpDef says otherwise: `nout` an int or a function of
+        # the attrs (the generic-only `grad` node has one output per argnum, plus the value).
+        nout = getattr(opdef, "nout", 1)
+        if callable(nout):
+            try:
+                nout = nout(opdef.full_attrs(dict(n.attrs)))
+            except Exception:  # noqa: BLE001  NOTE: bad attrs are reported below
+                nout = len(n.outputs)
+        self.counts(n, blocks=0, outputs=nout)
         unknown = sorted(set(n.attrs) - set(opdef.attrs))
         if unknown:
             self.fail(n, f"{n.op} has no attribute(s) {', '.join(unknown)} "
                          f"(it takes {sorted(opdef.attrs) or 'none'})")
         ins = [v.type for v in n.inputs]
+        if len(n.outputs) != 1:
+            return  # type rules give one output type
         out = n.out.type
         if self.typed is False or not out.known or not all(t.known for t in ins):
             return
@@ -304,8 +322,9 @@ class _Verifier:
         try:
             # NOTE: infer canonicalizes attrs in place: give it a copy.
             want = opdef.infer(ins, opdef.full_attrs(dict(n.attrs)))
-        except Exception as e:
-            self.fail(n, f"the type rule of {n.op} rejects this node: {e}")
+        except Exception as e:  # noqa: BLE001  NOTE: rules may fail in any way on bad attrs
+            types = ", ".join(str(t) for t in ins)
+            self.fail(n, f"the type rule of {n.op} rejects inputs ({types}): {e}")
         if want != out:
             self.fail(n, f"{n.op} gives {want} for these inputs, but the node says {out}")
 

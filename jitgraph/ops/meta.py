@@ -23,4 +23,5 @@ defop("size", lambda x: np.int64(np.size(x)), nin=1, params=("a",),
       shape=lambda ins, a: (), dtype=lambda ins, a: np.dtype(np.int64), differentiable=False)
 defop("dtype_of", _generic_only, nin=1, params=("a",), differentiable=False)
 defop("grad", _generic_only, nin=None, params=("args",),
-      attrs={"fn": "", "argnums": (0,), "value": False}, differentiable=False, pure=False)
+      attrs={"fn": "", "argnums": (0,), "value": False}, differentiable=False, pure=False,
+      nout=lambda a: len(a["argnums"]) + bool(a["value"]))

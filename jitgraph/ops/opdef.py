@@ -26,6 +26,7 @@ class OpDef:
     name: str                                   # IR spelling
     impl: Callable[..., Any]                    # eager NumPy semantics
     nin: int | None = 1                         # value inputs; None = a sequence (concatenate)
+    nout: int | Callable[[dict[str, Any]], int] = 1   # outputs (a rule for `grad`)
     params: tuple[str, ...] = ()                # NumPy's call order: inputs first, then attrs
     attrs: dict[str, Any] = field(default_factory=dict)   # attribute defaults
     py: tuple[Any, ...] = ()                    # NumPy / operator callables the frontend maps here
