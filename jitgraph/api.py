@@ -231,8 +231,21 @@ class ScriptFunction:
     def _specialize(self, args: Sequence[Any], key: tuple) -> Specialization:
         from .passes import run_pipeline
         from .runtime import compile_graph
+        from .frontend.emit import NeedStatic
         self._log_recompile(key)
-        typed, tree, idx, grad = self._typed_graph(args, key)
+        while True:
+            try:
+                typed, tree, idx, grad = self._typed_graph(args, key)
+                break
+            except NeedStatic as e:
+                # a Python int used as an axis or shape: specialize on its value
+                more = tuple(sorted(set(self.static_argnums) | e.indices))
+                if more == self.static_argnums:
+                    raise
+                self.static_argnums = more
+                key = self._static_key(tuple(map(_arg_key, args)), args)
+                if key in self._cache:
+                    return self._cache[key]
         optimized = run_pipeline(grad or typed)
         run, backend = compile_graph(optimized, self.backend, self.fallback, self.__name__)
         entry = Specialization(key, typed, optimized, tree, run, backend, idx, grad)

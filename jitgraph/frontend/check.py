@@ -83,8 +83,6 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
               "its result would be discarded; scripted functions have no side effects")
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return  # a docstring or a bare constant: nothing to compute
-    if isinstance(node, ast.Return) and in_loop:
-        _fail(node, src, "return inside a loop", "use break and return after the loop")
     if isinstance(node, (ast.Break, ast.Continue)) and not in_loop:
         _fail(node, src, type(node).__name__.lower() + " outside a loop")
     if isinstance(node, ast.For):

@@ -29,7 +29,7 @@ from ..ir.graph import Block, Builder, Graph, Node, Value, inline_graph
 from ..ops import BY_METHOD, OPS, OpDef, lookup_py
 from ..types import UNKNOWN, TensorType, join_types, type_of_python
 from .check import _is_docstring, check_function
-from .rewrite import lower_jumps, normalize_returns
+from .rewrite import lower_jumps, lower_loop_returns, normalize_returns
 from .source import FunctionSource, function_source
 
 MAX_INLINE_DEPTH = 32
@@ -114,8 +114,12 @@ class Emitter:
     """Emits one function body into a builder. Inlined calls get an Emitter of their own
     that shares the builder."""
 
-    def __init__(self, src: FunctionSource, b: Builder, typed: bool, depth: int = 0):
+    def __init__(self, src: FunctionSource, b: Builder, typed: bool, depth: int = 0,
+                 prov: dict[Value, frozenset[int]] | None = None):
         self.src = src
+        # Provenance: which Python int/bool arguments a scalar value was computed from, so
+        # a use that needs a compile-time value (an axis, a shape) can make them static.
+        self.prov: dict[Value, frozenset[int]] = {} if prov is None else prov
         self.b = b
         self.typed = typed
         self.depth = depth
@@ -135,6 +139,7 @@ class Emitter:
         # by broadcasting; the settled body is emitted strictly (see emit_loop).
         self.lenient = 0
         self.widened = False
+        self.fillable: set[str] = set()  # names first assigned in the enclosing loop body
 
     # ---------------------------------------------------------------- errors, locations
     def at(self, node: ast.AST) -> None:
@@ -155,7 +160,7 @@ class Emitter:
         for name, val in zip(params, args, strict=True):
             self.env[name] = val
         body = fdef.body[1:] if fdef.body and _is_docstring(fdef.body[0]) else fdef.body
-        ret = self.emit_stmts(normalize_returns(list(body)))
+        ret = self.emit_stmts(normalize_returns(lower_loop_returns(list(body))))
         return None if ret is None else ret.value
 
     # ---------------------------------------------------------------- values
@@ -184,6 +189,7 @@ class Emitter:
     def static_attr(self, x: Any, name: str) -> Any:
         """An op attribute: must be known at compile time in typed mode."""
         if isinstance(x, Value):
+            self.need_static(x)
             if self.typed:
                 raise self.type_error(f"argument {name!r} must be a compile-time constant "
                                       "(a literal, a shape, or a static argument)")
@@ -209,11 +215,23 @@ class Emitter:
         vals = [self.as_value(v) for v in inputs]
         attrs = opdef.full_attrs(dict(attrs or {}))
         try:
-            return self.b.op(name, *vals, loc=self.loc, hint=hint, **attrs)
+            r = self.b.op(name, *vals, loc=self.loc, hint=hint, **attrs)
         except JitTypeError as e:
             if e.loc is not None:
                 raise
             raise self._blame(e.msg, vals) from None
+        if self.prov and r.type.shape == ():
+            p = frozenset().union(*[self.prov.get(v, frozenset()) for v in vals])
+            if p:
+                self.prov[r] = p
+        return r
+
+    def need_static(self, v: Value) -> None:
+        """A compile-time value is needed here: if v comes from Python int/bool arguments,
+        ask the caller to specialize on their values (JAX would need static_argnums)."""
+        p = self.prov.get(v)
+        if p and self.typed:
+            raise NeedStatic(p)
 
     def _blame(self, msg: str, vals: Sequence[Value]) -> JitTypeError:
         named = [v.hint for v in vals if v.hint]
@@ -369,6 +387,16 @@ class Emitter:
         kept: list[str] = []
         for k in names:
             a, c = et.get(k, _MISSING), ee.get(k, _MISSING)
+            if k in self.fillable and (_carriable(a) or _carriable(c)) and not (
+                    _carriable(a) and _carriable(c)):
+                # first assigned inside a loop, on one path: zeros on the other (the
+                # loop then carries it, so later iterations see the previous value)
+                if _carriable(a):
+                    a = self._in(bt, lambda: self.as_value(a))
+                    c = self._in(be, lambda: self.zeros(a.type))
+                else:
+                    c = self._in(be, lambda: self.as_value(c))
+                    a = self._in(bt, lambda: self.zeros(c.type))
             if a is _MISSING or c is _MISSING or isinstance(a, Undefined) or isinstance(
                     c, Undefined):
                 env0[k] = Undefined(f"{k!r} is assigned in only one branch of the if at line "
@@ -476,6 +504,7 @@ class Emitter:
         start, stop, step = (0, rargs[0], 1) if len(rargs) == 1 else (
             rargs[0], rargs[1], rargs[2] if len(rargs) == 3 else 1)
         if not is_static(step):
+            self.need_static(step)
             raise self.type_error("the step of range() must be a compile-time constant")
         if step == 0:
             raise self.type_error("range() arg 3 must not be zero")
@@ -514,14 +543,20 @@ class Emitter:
     def emit_loop(self, s: ast.stmt, body: list[ast.stmt], trip: Any, cond0: Any,
                   brk: str | None, test: ast.expr | None, index: Callable[[Value], Any] | None,
                   tname: str | None) -> None:
+        """A loop node. Carried: names assigned in the body that exist before the loop,
+        plus names first assigned in it that are defined at the end of the body (Python
+        keeps the last iteration's value; before the first iteration they hold zeros).
+        Their types are found by a fixpoint, since they can widen (0 -> a float32 row)."""
         assigned = _assigned_names(body)
         carried = [k for k in sorted(assigned) if k in self.env
                    and not isinstance(self.env[k], Undefined)]
-        init = [self.as_value(self.env[k], what=repr(k)) for k in carried]
-        types = [v.type for v in init]
+        fresh = sorted(k for k in assigned - set(carried) if k != tname
+                       and not k.startswith(("__break", "__continue")))
+        init: list[Value | None] = [self.as_value(self.env[k], what=repr(k)) for k in carried]
+        types = [v.type for v in init]  # type: ignore[union-attr]
         env0 = self.env
         strict = False
-        for _ in range(10):  # loop-carried types can widen (0 -> float32 array); fixpoint
+        for _ in range(12):
             params = [Value(TensorType(np.dtype(np.int64), (), True), tname or "k")]
             params += [Value(t, k) for t, k in zip(types, carried)]
             blk = Builder(Block(params), self.loc)
@@ -530,12 +565,15 @@ class Emitter:
             saved, self.b = self.b, blk
             saved_lenient, saved_widened = self.lenient, self.widened
             self.lenient, self.widened = (0 if strict else self.lenient + 1), False
+            saved_fill, self.fillable = self.fillable, self.fillable | set(fresh)
             try:
                 if tname is not None and index is not None:
                     self.env[tname] = index(params[0])
                 self.emit_stmts(body)
                 self.at(s)
                 nexts = [self.as_value(self.env[k], repr(k)) for k in carried]
+                new = [k for k in fresh if k not in carried and _carriable(self.env.get(k))]
+                new_vals = [self.as_value(self.env[k], repr(k)) for k in new]
                 cont: Any = True
                 if test is not None:
                     cont = self.truth(self.ev(test))
@@ -546,14 +584,20 @@ class Emitter:
                 cont_v = self.as_value(cont) if not isinstance(cont, Value) else cont
             finally:
                 self.b = saved
-                body_env, self.env = self.env, env0
+                self.env = env0
                 widened = self.widened
                 self.lenient, self.widened = saved_lenient, saved_widened
+                self.fillable = saved_fill
+            if new:  # names first defined in the body: carry them too, and go again
+                carried += new
+                init += [None] * len(new)
+                types += [v.type for v in new_vals]
+                continue
             joined = [join_types(t, v.type) for t, v in zip(types, nexts)]
-            for k, j, v in zip(carried, joined, nexts):
+            for k, j, t, v in zip(carried, joined, types, nexts):
                 if j is None:
-                    raise self.type_error(f"{k!r} changes type inside the loop, from "
-                                          f"{types[carried.index(k)]} to {v.type}")
+                    raise self.type_error(f"{k!r} changes shape inside the loop, from {t} "
+                                          f"to {v.type}")
             if joined == types:
                 if not widened or strict or saved_lenient:
                     break
@@ -564,20 +608,27 @@ class Emitter:
             raise self.type_error("loop-carried types did not settle")
         blk.block.results = [cont_v] + [self._in(blk, lambda v=v, t=t: self.coerce(v, t))
                                         for v, t in zip(nexts, types)]
-        init = [self.coerce(v, t) for v, t in zip(init, types)]
+        init_v = [self.zeros(t) if v is None else self.coerce(v, t)
+                  for v, t in zip(init, types)]
         trip_v = self.as_value(trip)
         c0 = self.as_value(cond0)
-        n = self.b.node("loop", [trip_v, c0, *init], None, types, [blk.block], loc=self.loc)
+        n = self.b.node("loop", [trip_v, c0, *init_v], None, types, [blk.block], loc=self.loc)
         for k, v in zip(carried, n.outputs):
             v.hint = k
             self.env[k] = v
         for k in assigned - set(carried):
             if not k.startswith("__"):
                 self.env[k] = Undefined(f"{k!r} is assigned only inside the loop at line "
-                                        f"{s.lineno} and used after it")
+                                        f"{s.lineno} (not on every path) and used after it")
         if tname is not None and tname not in carried:
             self.env[tname] = Undefined(f"the loop variable {tname!r} is used after the loop")
-        del body_env
+
+    def zeros(self, t: TensorType) -> Value:
+        if not t.known:
+            return self.b.const(0.0, UNKNOWN)
+        if t.weak:
+            return self.b.const({"b": False, "i": 0, "f": 0.0, "c": 0j}[t.dtype.kind], t)
+        return self.op("zeros", [], {"shape": t.shape, "dtype": t.dtype})
 
     def _and(self, a: Any, b: Any) -> Any:
         if not isinstance(a, Value):
@@ -752,6 +803,7 @@ class Emitter:
                 for bnd in (p.lower, p.upper, p.step):
                     v = None if bnd is None else self.ev(bnd)
                     if isinstance(v, Value) and self.typed:
+                        self.need_static(v)
                         raise self.type_error("slice bounds must be compile-time constants "
                                               "(run-time bounds would make the shape dynamic)")
                     bounds.append(v.item() if isinstance(v, np.generic) else v)
@@ -841,7 +893,7 @@ class Emitter:
                                     "not supported)", node, "recursion")
         src = checked_source(fn)
         bound = bind_python_args(fn, args, kwargs, self)
-        sub = Emitter(src, self.b, self.typed, self.depth + 1)
+        sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov)
         return sub.emit_function(bound)
 
     def call_grad(self, gf: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
@@ -867,7 +919,8 @@ class Emitter:
         vals = [self.as_value(bound[i]) for i in param_idx]
         statics = {i: a for i, a in enumerate(bound) if i not in param_idx}
         g, tree = build_graph(target.fn, [v.type for v in vals], statics=statics,
-                              param_indices=param_idx)
+                              param_indices=param_idx,
+                              param_prov=[self.prov.get(v, frozenset()) for v in vals])
         from ..autodiff import vjp_graph
         local = tuple(param_idx.index(i) for i in argnums)
         gg = vjp_graph(g, local, output_index=gf.output_index)
@@ -880,6 +933,14 @@ class Emitter:
 
 
 _MISSING = object()
+
+
+class NeedStatic(Exception):
+    """Raised while specializing: these argument positions must be compile-time values."""
+
+    def __init__(self, indices: frozenset[int]):
+        super().__init__(f"arguments {sorted(indices)} are needed at compile time")
+        self.indices = indices
 
 
 class UnresolvedName(ScriptError):
@@ -912,6 +973,10 @@ def _describe(x: Any) -> str:
         mod = getattr(x, "__module__", None)
         return f"{mod}.{name}" if mod and mod != "builtins" else name
     return f"{type(x).__name__} {x!r}"[:80]
+
+
+def _carriable(x: Any) -> bool:
+    return isinstance(x, Value) or is_scalar(x)
 
 
 def _assigned_names(stmts: Sequence[ast.stmt]) -> set[str]:
@@ -988,7 +1053,8 @@ def checked_source(fn: Callable[..., Any]) -> FunctionSource:
 def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
                 statics: dict[int, Any] | None = None,
                 param_indices: Sequence[int] | None = None,
-                name: str | None = None) -> tuple[Graph, OutTree]:
+                name: str | None = None,
+                param_prov: Sequence[frozenset[int]] | None = None) -> tuple[Graph, OutTree]:
     """The IR of fn: generic when `types` is None, else typed for those parameter types.
     `statics` maps positional indices to compile-time values (static_argnums);
     `param_indices` says which positions the graph params stand for."""
@@ -1003,6 +1069,11 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
               for j, i in enumerate(param_indices)]
     b = Builder(Block(params), src.loc(fdef))
     em = Emitter(src, b, typed)
+    if typed:
+        for j, (i, p) in enumerate(zip(param_indices, params)):
+            src_prov = param_prov[j] if param_prov is not None else frozenset({i})
+            if src_prov and p.type.weak and p.type.dtype.kind in "bi":  # type: ignore
+                em.prov[p] = src_prov
     args: list[Any] = []
     pv = dict(zip(param_indices, params))
     for i in range(len(names)):

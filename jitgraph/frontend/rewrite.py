@@ -3,6 +3,8 @@ emitter only ever sees structured control flow:
 
 - `return` inside a branch: the statements after the `if` move into the branches that
   fall through, so every path ends in a return.
+- `return` inside a loop: stores the value and a flag, then breaks; after the loop,
+  `if flag: return value`.
 - `break` / `continue`: become assignments to per-iteration flags; the statements after a
   jump run under `if not (brk or cont):`, and the loop's condition gains `not brk`.
 """
@@ -106,3 +108,68 @@ def lower_jumps(loop: ast.For | ast.While) -> tuple[list[ast.stmt], str | None]:
     body = [_flag(bname, False, loop), _flag(cname, False, loop)]
     body += _guarded(loop.body, bname, cname)
     return body, (bname if brk else None)
+
+
+def _loop_returns(stmts: list[ast.stmt]) -> list[ast.Return]:
+    """Returns of this loop level (inner loops were rewritten first)."""
+    out: list[ast.Return] = []
+    for s in stmts:
+        if isinstance(s, ast.Return):
+            out.append(s)
+        elif isinstance(s, ast.If):
+            out += _loop_returns(s.body) + _loop_returns(s.orelse)
+    return out
+
+
+def _replace_returns(stmts: list[ast.stmt], flag: str, names: list[str]) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for s in stmts:
+        if isinstance(s, ast.Return):
+            if len(names) == 1:
+                target: ast.expr = ast.Name(id=names[0], ctx=ast.Store())
+            else:
+                target = ast.Tuple(elts=[ast.Name(id=n, ctx=ast.Store()) for n in names],
+                                   ctx=ast.Store())
+            value = s.value if s.value is not None else ast.Constant(value=None)
+            out.append(ast.copy_location(ast.Assign(targets=[target], value=value), s))
+            out.append(_flag(flag, True, s))
+            out.append(ast.copy_location(ast.Break(), s))
+            return out
+        if isinstance(s, ast.If):
+            s = copy.copy(s)
+            s.body = _replace_returns(s.body, flag, names)
+            s.orelse = _replace_returns(s.orelse, flag, names)
+        out.append(s)
+    return out
+
+
+def lower_loop_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for s in stmts:
+        if isinstance(s, ast.If):
+            s = copy.copy(s)
+            s.body = lower_loop_returns(s.body)
+            s.orelse = lower_loop_returns(s.orelse)
+        elif isinstance(s, (ast.For, ast.While)):
+            s = copy.copy(s)
+            s.body = lower_loop_returns(s.body)
+            rets = _loop_returns(s.body)
+            if rets:
+                arity = {len(r.value.elts) if isinstance(r.value, ast.Tuple) else 1
+                         for r in rets}
+                k = next(_counter)
+                n = arity.pop() if len(arity) == 1 else 1
+                names = [f"__retval{k}_{i}" for i in range(n)]
+                flag = f"__returned{k}"
+                s.body = _replace_returns(s.body, flag, names)
+                out.append(_flag(flag, False, s))
+                out.append(s)
+                value: ast.expr = (ast.Name(id=names[0], ctx=ast.Load()) if n == 1 else
+                                   ast.Tuple(elts=[ast.Name(id=x, ctx=ast.Load())
+                                                   for x in names], ctx=ast.Load()))
+                ret = ast.copy_location(ast.Return(value=value), s)
+                out.append(ast.copy_location(
+                    ast.If(test=ast.Name(id=flag, ctx=ast.Load()), body=[ret], orelse=[]), s))
+                continue
+        out.append(s)
+    return out
