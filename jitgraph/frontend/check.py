@@ -83,6 +83,11 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
               "its result would be discarded; scripted functions have no side effects")
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return  # a docstring or a bare constant: nothing to compute
+    if isinstance(node, ast.Assert):
+        _check(node.test, src, in_loop)  # the message is never computed with
+        return
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.LShift, ast.RShift)):
+        _fail(node, src, "bit shift", "<< and >> are not supported")
     if isinstance(node, (ast.Break, ast.Continue)) and not in_loop:
         _fail(node, src, type(node).__name__.lower() + " outside a loop")
     if isinstance(node, ast.For):

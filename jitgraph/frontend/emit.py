@@ -319,6 +319,8 @@ class Emitter:
             self.emit_while(s)
             return None
         if isinstance(s, ast.Assert):
+            if not self.typed:  # shapes are not known before specialization
+                return None
             c = self.truth(self.ev(s.test))
             if isinstance(c, Value):
                 raise self.script_error("assert on a run-time value is not supported; "
@@ -550,8 +552,10 @@ class Emitter:
         assigned = _assigned_names(body)
         carried = [k for k in sorted(assigned) if k in self.env
                    and not isinstance(self.env[k], Undefined)]
-        fresh = sorted(k for k in assigned - set(carried) if k != tname
-                       and not k.startswith(("__break", "__continue")))
+        # the loop variable is fresh too: Python keeps its last value after the loop
+        keep_var = {tname} if tname and _read_outside(self.src.tree, s, tname) else set()
+        fresh = sorted(k for k in (assigned | keep_var) - set(carried)
+                       if not k.startswith(("__break", "__continue")))
         init: list[Value | None] = [self.as_value(self.env[k], what=repr(k)) for k in carried]
         types = [v.type for v in init]  # type: ignore[union-attr]
         env0 = self.env
@@ -973,6 +977,13 @@ def _describe(x: Any) -> str:
         mod = getattr(x, "__module__", None)
         return f"{mod}.{name}" if mod and mod != "builtins" else name
     return f"{type(x).__name__} {x!r}"[:80]
+
+
+def _read_outside(tree: ast.AST, loop: ast.AST, name: str) -> bool:
+    """Whether `name` is read anywhere in the function outside this loop statement."""
+    inside = {id(n) for n in ast.walk(loop)}
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+               and id(n) not in inside for n in ast.walk(tree))
 
 
 def _carriable(x: Any) -> bool:
