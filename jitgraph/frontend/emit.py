@@ -898,7 +898,14 @@ class Emitter:
         src = checked_source(fn)
         bound = bind_python_args(fn, args, kwargs, self)
         sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov)
-        return sub.emit_function(bound)
+        call_loc = self.loc
+        try:
+            return sub.emit_function(bound)
+        except (JitTypeError, ScriptError) as e:
+            if e.args and isinstance(e.args[0], str) and "called from" not in e.args[0]:
+                e.args = (f"{e.args[0]}\n  (in {getattr(fn, '__name__', fn)}, called from "
+                          f"{call_loc})",) + e.args[1:]
+            raise
 
     def call_grad(self, gf: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         """`jg.grad(f)(...)` inside a scripted function: build f's typed graph for these
