@@ -221,12 +221,23 @@ class ScriptFunction:
             types.append(t)
         return statics, idx, types
 
+    def function_graph(self, types: Sequence[TensorType], statics: dict[int, Any],
+                       param_idx: Sequence[int], param_prov: Sequence[frozenset[int]] | None
+                       = None) -> tuple[Graph, Any, Graph | None]:
+        """(graph, out tree, graph it was differentiated from or None) for these argument
+        types; the tree rebuilds this function's Python result from the graph's results."""
+        from .frontend.emit import build_graph
+        g, tree = build_graph(self.fn, types, statics=statics, param_indices=param_idx,
+                              param_prov=param_prov)
+        return g, tree, None
+
     def _typed_graph(self, args: Sequence[Any], key: tuple
                      ) -> tuple[Graph, Any, list[int], Graph | None]:
-        from .frontend.emit import build_graph
         statics, idx, types = self._arg_types(args, key)
-        g, tree = build_graph(self.fn, types, statics=statics, param_indices=idx)
-        return g, tree, idx, None
+        g, tree, source = self.function_graph(types, statics, idx)
+        if source is None:
+            return g, tree, idx, None
+        return source, tree, idx, g
 
     def _specialize(self, args: Sequence[Any], key: tuple) -> Specialization:
         from .passes import run_pipeline
@@ -384,24 +395,29 @@ class GradFunction(ScriptFunction):
         b.block.results = node.outputs
         return Graph(self.__name__, b.block, self._names)
 
-    def _typed_graph(self, args: Sequence[Any], key: tuple
-                     ) -> tuple[Graph, Any, list[int], Graph | None]:
+    def function_graph(self, types: Sequence[TensorType], statics: dict[int, Any],
+                       param_idx: Sequence[int], param_prov: Sequence[frozenset[int]] | None
+                       = None) -> tuple[Graph, Any, Graph | None]:
+        """The target's graph (itself a gradient for grad of grad), transformed."""
         from .autodiff import vjp_graph
-        from .frontend.emit import OutTree, build_graph
+        from .frontend.emit import OutTree
+        g, tree, _ = self.target.function_graph(types, statics, param_idx, param_prov)
         argnums = tuple(i % self._nargs for i in self.argnums_tuple)
         for i in argnums:
-            if i in self.static_argnums:
+            if i not in param_idx:
                 raise JitTypeError(f"cannot differentiate with respect to static argument "
                                    f"{self._names[i]!r}", arg=self._names[i])
-        statics, idx, types = self._arg_types(args, key)
-        g, tree = build_graph(self.fn, types, statics=statics, param_indices=idx)
-        local = tuple(idx.index(i) for i in argnums)
-        gg = vjp_graph(g, local, output_index=self.output_index)
+        local = tuple(list(param_idx).index(i) for i in argnums)
+        leaves = tree.value_leaves()
+        if not 0 <= self.output_index < len(leaves):
+            raise JitTypeError(f"{self.__name__}: output_index {self.output_index} is out of "
+                               f"range: the function has {len(leaves)} array output(s)")
+        gg = vjp_graph(g, local, output_index=leaves[self.output_index])
         nres = len(g.results)
         grads = [("v", nres + j) for j in range(len(argnums))]
         gspec = ("t", grads) if isinstance(self.argnums, tuple) else grads[0]
         spec = ("t", [tree.spec, gspec]) if self.with_value else gspec
-        return g, OutTree(spec), idx, gg
+        return gg, OutTree(spec), g
 
 
 def script(fn: Callable[..., Any] | None = None, *, backend: str = "auto",

@@ -73,6 +73,19 @@ class OutTree:
     ("v", i) is result i, ("s", x) a static Python value, ("t", [...]) a tuple."""
     spec: Any
 
+    def value_leaves(self) -> list[int]:
+        """Indices of the graph results, in the order the Python result lists them."""
+        out: list[int] = []
+
+        def go(s: Any) -> None:
+            if s[0] == "v":
+                out.append(s[1])
+            elif s[0] == "t":
+                for e in s[1]:
+                    go(e)
+        go(self.spec)
+        return out
+
     def build(self, flat: Sequence[Any]) -> Any:
         def go(s: Any) -> Any:
             kind = s[0]
@@ -929,18 +942,9 @@ class Emitter:
         param_idx = [i for i, a in enumerate(bound) if not is_static(a) or i in argnums]
         vals = [self.as_value(bound[i]) for i in param_idx]
         statics = {i: a for i, a in enumerate(bound) if i not in param_idx}
-        g, tree = build_graph(target.fn, [v.type for v in vals], statics=statics,
-                              param_indices=param_idx,
-                              param_prov=[self.prov.get(v, frozenset()) for v in vals])
-        from ..autodiff import vjp_graph
-        local = tuple(param_idx.index(i) for i in argnums)
-        gg = vjp_graph(g, local, output_index=gf.output_index)
-        outs = inline_graph(self.b, gg, vals)
-        nres = len(g.results)
-        value = tree.build(outs[:nres])
-        grads = tuple(outs[nres:])
-        gres = grads if isinstance(gf.argnums, tuple) else grads[0]
-        return (value, gres) if gf.with_value else gres
+        gg, tree, _ = gf.function_graph([v.type for v in vals], statics, param_idx,
+                                        [self.prov.get(v, frozenset()) for v in vals])
+        return tree.build(inline_graph(self.b, gg, vals))
 
 
 _MISSING = object()

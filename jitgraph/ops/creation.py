@@ -8,6 +8,7 @@ import numpy as np
 
 from ..types import TensorType
 from . import defop
+from .adjoint import unbroadcast as _ub
 from .opdef import dtype_attr
 
 
@@ -42,7 +43,8 @@ def _full(fill_value: Any, shape: tuple[int, ...] = (), dtype: Any = None) -> An
 defop("full", _full, nin=1, params=("shape", "fill_value", "dtype"),
       attrs={"shape": (), "dtype": None}, py=(np.full,), canon=_canon_shape,
       shape=_check_shape,
-      dtype=lambda ins, a: _like_dtype(ins, a))
+      dtype=lambda ins, a: _like_dtype(ins, a),
+      vjp=lambda b, n, ct: [_ub(b, ct, n.inputs[0])])  # the fill value, summed over all
 
 
 def _canon_dtype(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +64,8 @@ def _full_like(a: Any, fill_value: Any, dtype: Any = None) -> Any:
 
 defop("full_like", _full_like, nin=2, params=("a", "fill_value", "dtype"),
       attrs={"dtype": None}, py=(np.full_like,), canon=_canon_dtype,
-      shape=lambda ins, a: ins[0].shape, dtype=_like_dtype)
+      shape=lambda ins, a: ins[0].shape, dtype=_like_dtype,
+      vjp=lambda b, n, ct: [None, _ub(b, ct, n.inputs[1])])  # `a` gives only a shape
 
 
 def _arange(start: Any = 0, stop: Any = None, step: Any = 1, dtype: Any = None) -> Any:

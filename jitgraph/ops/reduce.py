@@ -8,11 +8,26 @@ import numpy as np
 
 from ..types import TensorType
 from . import defop
+from .adjoint import is_float
+from .adjoint import unbroadcast as _ub
 from .opdef import dtype_attr, normalize_axes, normalize_axis
 
 
 def _canon_axes(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
-    out = {"axis": normalize_axes(a["axis"], ins[0].ndim)}
+    return _canon(ins, a, zero_d_axis_ok=True)
+
+
+def _canon_mean(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    return _canon(ins, a, zero_d_axis_ok=False)
+
+
+def _canon(ins: Sequence[TensorType], a: dict[str, Any], zero_d_axis_ok: bool
+           ) -> dict[str, Any]:
+    axis = a["axis"]
+    if zero_d_axis_ok and ins[0].ndim == 0 and isinstance(axis, (int, np.integer)) \
+            and axis in (0, -1):
+        axis = ()  # ufunc reductions (not mean/var/std) take axis 0 / -1 on a 0-d array
+    out = {"axis": normalize_axes(axis, ins[0].ndim)}
     if "dtype" in a:
         out["dtype"] = dtype_attr(a["dtype"])
     return out
@@ -35,7 +50,8 @@ def _check_nonempty(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, 
 
 
 def _reduction(name: str, f: Any, *, dtype_param: bool, empty_ok: bool = True,
-               differentiable: bool = True, extra: dict[str, Any] | None = None) -> None:
+               differentiable: bool = True, extra: dict[str, Any] | None = None,
+               vjp: Any = None) -> None:
     params = ("a", "axis", "dtype", "out", "keepdims") if dtype_param else (
         "a", "axis", "out", "keepdims")
     attrs: dict[str, Any] = {"axis": None, "keepdims": False}
@@ -45,19 +61,94 @@ def _reduction(name: str, f: Any, *, dtype_param: bool, empty_ok: bool = True,
         attrs.update(extra)
         params = params + tuple(extra)
     defop(name, f, nin=1, params=params, attrs=attrs, py=(f,), methods=(name,),
-          canon=_canon_axes, shape=_reduced_shape if empty_ok else _check_nonempty,
-          differentiable=differentiable)
+          canon=_canon_mean if name in ("mean", "var", "std") else _canon_axes,
+          shape=_reduced_shape if empty_ok else _check_nonempty,
+          differentiable=differentiable, vjp=vjp)
 
 
-_reduction("sum", np.sum, dtype_param=True)
-_reduction("prod", np.prod, dtype_param=True)
-_reduction("mean", np.mean, dtype_param=True)
-_reduction("max", np.max, dtype_param=False, empty_ok=False)
-_reduction("min", np.min, dtype_param=False, empty_ok=False)
+# VJP rules. A reduction's cotangent has the reduced shape: `_kept` puts the reduced axes
+# back as size 1, `_spread` broadcasts that over the input; `_ub` casts back when the
+# `dtype` attribute changed the result's dtype.
+def _kept(b: Any, v: Any, n: Any) -> Any:
+    """v (of n's output shape) reshaped to the keepdims shape."""
+    x, axes = n.inputs[0], n.attrs["axis"]
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.type.shape))
+    return v if v.type.shape == shape else b.op("reshape", v, shape=shape)
+
+
+def _spread(b: Any, ct: Any, n: Any) -> Any:
+    return b.op("broadcast_to", _kept(b, ct, n), shape=n.inputs[0].type.shape)
+
+
+def _count(n: Any) -> int:
+    """How many elements each output element reduces over."""
+    shape = n.inputs[0].type.shape
+    return int(np.prod([shape[i] for i in n.attrs["axis"]], dtype=np.int64))
+
+
+def _rule(f: Any) -> Any:
+    return lambda b, n, ct: [_ub(b, f(b, n, ct), n.inputs[0]) if is_float(n.inputs[0]) else None]
+
+
+def _mean_vjp(b: Any, n: Any, ct: Any) -> Any:
+    scale = 1.0 / _count(n) if _count(n) else 0.0
+    return _spread(b, b.op("mul", ct, b.const(scale)), n)
+
+
+def _prod_vjp(b: Any, n: Any, ct: Any) -> Any:
+    # d prod / d x_i = product of the others; exact with zeros: with none, prod / x_i; with
+    # one, the product of the nonzeros at the zero and 0 elsewhere; with more, 0.
+    x, axes = n.inputs[0], n.attrs["axis"]
+    zero = b.op("eq", x, b.const(0))
+    nzero = b.op("sum", b.op("cast", zero, dtype=x.type.dtype), axis=axes, keepdims=True)
+    safe = b.op("where", zero, b.const(1.0), x)
+    p = b.op("prod", safe, axis=axes, keepdims=True)
+    only = b.op("logical_and", zero, b.op("eq", nzero, b.const(1)))
+    others = b.op("where", b.op("eq", nzero, b.const(0)), b.op("div", p, safe),
+                  b.op("where", only, p, b.const(0.0)))
+    return b.op("mul", _spread(b, ct, n), others)
+
+
+def _chooser_vjp(b: Any, n: Any, ct: Any) -> Any:
+    # max/min: the gradient goes to the positions equal to the result; tied positions share
+    # it equally (JAX's reduce_max rule), so the gradient sums to ct.
+    x, axes = n.inputs[0], n.attrs["axis"]
+    hit = b.op("cast", b.op("eq", x, _kept(b, n.out, n)), dtype=x.type.dtype)
+    share = b.op("div", hit, b.op("sum", hit, axis=axes, keepdims=True))
+    return b.op("mul", _spread(b, ct, n), share)
+
+
+def _inv(d: float) -> float:
+    return 1.0 / d if d > 0 else float("nan")  # ddof >= N: NumPy's var is nan/inf too
+
+
+def _centered(b: Any, n: Any) -> Any:
+    x, axes = n.inputs[0], n.attrs["axis"]
+    return b.op("sub", x, b.op("mean", x, axis=axes, keepdims=True))
+
+
+def _var_vjp(b: Any, n: Any, ct: Any) -> Any:
+    # var = sum((x - mean)^2) / (N - ddof); the mean's own gradient term sums to zero
+    scale = 2.0 * _inv(_count(n) - n.attrs["ddof"])
+    return b.op("mul", _spread(b, b.op("mul", ct, b.const(scale)), n), _centered(b, n))
+
+
+def _std_vjp(b: Any, n: Any, ct: Any) -> Any:
+    # std = sqrt(var): d std = d var / (2 std); inf/nan where std == 0, as JAX
+    scale = _inv(_count(n) - n.attrs["ddof"])
+    g = b.op("div", b.op("mul", ct, b.const(scale)), n.out)
+    return b.op("mul", _spread(b, g, n), _centered(b, n))
+
+
+_reduction("sum", np.sum, dtype_param=True, vjp=_rule(lambda b, n, ct: _spread(b, ct, n)))
+_reduction("prod", np.prod, dtype_param=True, vjp=_rule(_prod_vjp))
+_reduction("mean", np.mean, dtype_param=True, vjp=_rule(_mean_vjp))
+_reduction("max", np.max, dtype_param=False, empty_ok=False, vjp=_rule(_chooser_vjp))
+_reduction("min", np.min, dtype_param=False, empty_ok=False, vjp=_rule(_chooser_vjp))
 _reduction("any", np.any, dtype_param=False, differentiable=False)
 _reduction("all", np.all, dtype_param=False, differentiable=False)
-_reduction("var", np.var, dtype_param=True, extra={"ddof": 0})
-_reduction("std", np.std, dtype_param=True, extra={"ddof": 0})
+_reduction("var", np.var, dtype_param=True, extra={"ddof": 0}, vjp=_rule(_var_vjp))
+_reduction("std", np.std, dtype_param=True, extra={"ddof": 0}, vjp=_rule(_std_vjp))
 from . import BY_PY  # noqa: E402
 BY_PY.setdefault(id(np.amax), BY_PY[id(np.max)])
 BY_PY.setdefault(id(np.amin), BY_PY[id(np.min)])

@@ -9,6 +9,8 @@ import numpy as np
 from ..errors import JitTypeError
 from ..types import TensorType
 from . import defop
+from .adjoint import is_float
+from .adjoint import unbroadcast as _ub
 from .opdef import normalize_axes, normalize_axis
 
 
@@ -27,6 +29,17 @@ def _by_ghost(f: Any) -> Any:
     return rule
 
 
+# VJP rules of the shape ops: each moves ct back to the input's layout.
+def _reshape_back(b: Any, n: Any, ct: Any) -> list[Any]:
+    """reshape, expand_dims, squeeze: the same elements in another shape."""
+    return [b.op("reshape", ct, shape=n.inputs[0].type.shape) if is_float(n.inputs[0]) else None]
+
+
+def _transpose_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
+    inverse = tuple(int(i) for i in np.argsort(n.attrs["axes"]))
+    return [b.op("transpose", ct, axes=inverse) if is_float(n.inputs[0]) else None]
+
+
 # transpose: axes canonical as a full permutation
 def _canon_transpose(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
     nd = ins[0].ndim
@@ -41,7 +54,7 @@ def _canon_transpose(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, 
 
 defop("transpose", np.transpose, nin=1, params=("a", "axes"), attrs={"axes": None},
       py=(np.transpose,), canon=_canon_transpose, shape=_by_ghost(np.transpose),
-      dtype=_same_dtype)
+      dtype=_same_dtype, vjp=_transpose_vjp)
 
 
 def _canon_reshape(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +66,7 @@ def _canon_reshape(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, An
 
 defop("reshape", np.reshape, nin=1, params=("a", "shape"), attrs={"shape": ()},
       py=(np.reshape,), canon=_canon_reshape, shape=lambda ins, a: a["shape"],
-      dtype=_same_dtype)
+      dtype=_same_dtype, vjp=_reshape_back)
 
 
 def _canon_expand(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def _canon_expand(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any
 
 defop("expand_dims", np.expand_dims, nin=1, params=("a", "axis"), attrs={"axis": 0},
       py=(np.expand_dims,), canon=_canon_expand, shape=_by_ghost(np.expand_dims),
-      dtype=_same_dtype)
+      dtype=_same_dtype, vjp=_reshape_back)
 
 
 def _canon_squeeze(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
@@ -82,13 +95,14 @@ def _canon_squeeze(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, An
 
 defop("squeeze", np.squeeze, nin=1, params=("a", "axis"), attrs={"axis": None},
       py=(np.squeeze,), methods=("squeeze",), canon=_canon_squeeze,
-      shape=_by_ghost(np.squeeze), dtype=_same_dtype)
+      shape=_by_ghost(np.squeeze), dtype=_same_dtype, vjp=_reshape_back)
 
 defop("broadcast_to", np.broadcast_to, nin=1, params=("array", "shape"), attrs={"shape": ()},
       py=(np.broadcast_to,),
       canon=lambda ins, a: {"shape": tuple(int(d) for d in (
           (a["shape"],) if isinstance(a["shape"], (int, np.integer)) else a["shape"]))},
-      shape=_by_ghost(np.broadcast_to), dtype=_same_dtype)
+      shape=_by_ghost(np.broadcast_to), dtype=_same_dtype,
+      vjp=lambda b, n, ct: [_ub(b, ct, n.inputs[0])])
 
 
 def _sum_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
@@ -97,7 +111,7 @@ def _sum_to_shape(x: Any, shape: tuple[int, ...]) -> Any:
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, d in enumerate(shape) if d == 1 and x.shape[lead + i] != 1)
-    out = x.sum(axis=axes, keepdims=True) if axes else x
+    out = x.sum(axis=axes, keepdims=True, dtype=x.dtype) if axes else x
     return out.reshape(shape)
 
 
@@ -108,10 +122,13 @@ def _sum_to_shape_rule(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[in
 
 
 defop("sum_to_shape", _sum_to_shape, nin=1, params=("x", "shape"), attrs={"shape": ()},
-      shape=_sum_to_shape_rule, dtype=_same_dtype)
+      shape=_sum_to_shape_rule, dtype=_same_dtype,
+      vjp=lambda b, n, ct: [b.op("broadcast_to", ct, shape=n.inputs[0].type.shape)
+                            if is_float(n.inputs[0]) else None])
 
 defop("copy", np.copy, nin=1, params=("a",), py=(np.copy,), methods=("copy",),
-      shape=lambda ins, a: ins[0].shape, dtype=_same_dtype)
+      shape=lambda ins, a: ins[0].shape, dtype=_same_dtype,
+      vjp=lambda b, n, ct: [ct if is_float(n.inputs[0]) else None])
 
 
 # concatenate / stack take a sequence of arrays: nin=None, impl(*arrays, axis=...)
@@ -131,12 +148,38 @@ def _canon_concat(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any
     return {"axis": normalize_axis(int(a["axis"]), ins[0].ndim)}
 
 
+def _concat_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
+    # each input's part of ct is a static slice along the axis (of the flat ct: axis=None)
+    axis, start = n.attrs["axis"], 0
+    out: list[Any] = []
+    for x in n.inputs:
+        shape = x.type.shape
+        size = int(np.prod(shape, dtype=np.int64)) if axis is None else shape[axis]
+        lead = () if axis is None else (("slice", None, None, None),) * axis
+        index = lead + (("slice", start, start + size, None),)
+        start += size
+        if not is_float(x):
+            out.append(None)
+            continue
+        g = b.op("getitem", ct, index=index)
+        if g.type.shape != shape:
+            g = b.op("reshape", g, shape=shape)
+        out.append(_ub(b, g, x))
+    return out
+
+
+def _stack_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
+    lead = (("slice", None, None, None),) * n.attrs["axis"]
+    return [_ub(b, b.op("getitem", ct, index=lead + (("int", i),)), x) if is_float(x) else None
+            for i, x in enumerate(n.inputs)]
+
+
 defop("concatenate", _concat, nin=None, params=("arrays", "axis"), attrs={"axis": 0},
-      py=(np.concatenate,), canon=_canon_concat, shape=_by_ghost(_concat))
+      py=(np.concatenate,), canon=_canon_concat, shape=_by_ghost(_concat), vjp=_concat_vjp)
 defop("stack", _stack, nin=None, params=("arrays", "axis"), attrs={"axis": 0},
       py=(np.stack,),
       canon=lambda ins, a: {"axis": normalize_axis(int(a["axis"]), ins[0].ndim + 1)},
-      shape=_by_ghost(_stack))
+      shape=_by_ghost(_stack), vjp=_stack_vjp)
 
 
 # getitem: `index` is a tuple of entries, one per subscript element:
@@ -179,5 +222,12 @@ def _getitem_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, .
     return tuple(ghost(ins[0])[build_index(a["index"], dyn)].shape)
 
 
+def _getitem_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
+    # scatter ct back into zeros of x's shape; repeated integer indices accumulate
+    x, idx = n.inputs[0], n.inputs[1:]
+    g = b.op("scatter_add", ct, *idx, index=n.attrs["index"], shape=x.type.shape)
+    return [g if is_float(x) else None] + [None] * len(idx)
+
+
 defop("getitem", _getitem, nin=None, params=("x", "index"), attrs={"index": ()},
-      shape=_getitem_shape, dtype=_same_dtype)
+      shape=_getitem_shape, dtype=_same_dtype, vjp=_getitem_vjp)
