@@ -9,7 +9,8 @@ enable, disable, and the errors.
 """
 from typing import Any
 
-from .api import GradFunction, ScriptFunction, disable, enable, grad, script, value_and_grad
+from .api import (CustomVJP, GradFunction, ScriptFunction, custom_vjp, disable, enable, grad,
+                  script, value_and_grad)
 from .errors import CompileError, FallbackWarning, JitTypeError, ScriptError, SourceLoc
 
 __version__ = "0.1.0"
@@ -40,6 +41,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'jitgraph' has no attribute {name!r}")
 
 
-__all__ = ["CompileError", "FallbackWarning", "GradFunction", "JitTypeError", "ScriptError",
+__all__ = ["CustomVJP", "custom_vjp", "CompileError", "FallbackWarning", "GradFunction", "JitTypeError", "ScriptError",
            "ScriptFunction", "SourceLoc", "disable", "enable", "grad", "load", "parse_ir",
            "save", "script", "value_and_grad"]

@@ -420,6 +420,34 @@ class GradFunction(ScriptFunction):
         return gg, OutTree(spec), g
 
 
+class CustomVJP:
+    """`jg.custom_vjp(f)`, then `f.defvjp(f_fwd, f_bwd)` (JAX's convention): f_fwd(*args)
+    returns (out, residuals) and f_bwd(residuals, ct) a tuple with one cotangent per
+    argument. Inside a scripted function the call is one `custom_vjp` node, and the
+    autodiff transform uses f_bwd instead of differentiating f. Called from Python, it
+    runs f eagerly."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self.fwd: Callable[..., Any] | None = None
+        self.bwd: Callable[..., Any] | None = None
+        functools.update_wrapper(self, fn)
+
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
+        from .frontend.emit import checked_source
+        checked_source(fwd)
+        checked_source(bwd)
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def custom_vjp(fn: Callable[..., Any]) -> CustomVJP:
+    """Define an op by its forward function and, with .defvjp, its backward function."""
+    return CustomVJP(fn)
+
+
 def script(fn: Callable[..., Any] | None = None, *, backend: str = "auto",
            fallback: str = "eager", static_argnums: int | Sequence[int] = (),
            cache: bool = True) -> Any:
@@ -444,5 +472,5 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
     return GradFunction(fn, argnums, True, output_index, backend, fallback)
 
 
-__all__ = ["GradFunction", "ScriptError", "ScriptFunction", "disable", "enable", "grad",
+__all__ = ["CustomVJP", "custom_vjp", "GradFunction", "ScriptError", "ScriptFunction", "disable", "enable", "grad",
            "script", "value_and_grad"]

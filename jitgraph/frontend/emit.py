@@ -866,7 +866,9 @@ class Emitter:
         opdef = lookup_py(f)
         if opdef is not None:
             return self.call_op(opdef, args, kwargs, f, node)
-        from ..api import GradFunction, ScriptFunction
+        from ..api import CustomVJP, GradFunction, ScriptFunction
+        if isinstance(f, CustomVJP):
+            return self.call_custom(f, args, kwargs, node)
         if isinstance(f, GradFunction):
             return self.call_grad(f, args, kwargs, node)
         if isinstance(f, ScriptFunction):
@@ -945,6 +947,45 @@ class Emitter:
         gg, tree, _ = gf.function_graph([v.type for v in vals], statics, param_idx,
                                         [self.prov.get(v, frozenset()) for v in vals])
         return tree.build(inline_graph(self.b, gg, vals))
+
+
+    def call_custom(self, cv: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST
+                    ) -> Any:
+        """A jg.custom_vjp function: one node holding its typed fwd and bwd graphs."""
+        bound = bind_python_args(cv.fn, args, kwargs, self)
+        vals = [self.as_value(a) for a in bound]
+        name = getattr(cv.fn, "__name__", "custom")
+        if cv.fwd is None or cv.bwd is None:
+            raise self.script_error(f"custom_vjp function {name!r} has no .defvjp(fwd, bwd)",
+                                    node, "custom_vjp")
+        if not self.typed:
+            return self.b.node("custom_vjp", vals, {"fwd": None, "bwd": None, "name": name},
+                               [UNKNOWN], loc=self.loc).out
+        fwd, ftree = build_graph(cv.fwd, [v.type for v in vals])
+        spec = ftree.spec
+        if not (spec[0] == "t" and len(spec[1]) == 2 and spec[1][0][0] == "v"):
+            raise self.type_error(f"custom_vjp: {cv.fwd.__name__} must return (out, residuals)"
+                                  " with out one array")
+        out_t = fwd.results[0].type
+        res_types = _spec_types(spec[1][1], fwd)
+        ct_t = TensorType(out_t.dtype, out_t.shape)
+        bwd, btree = build_graph(cv.bwd, [res_types, ct_t])
+        leaves = btree.value_leaves()
+        if len(leaves) != len(vals) or leaves != list(range(len(leaves))):
+            raise self.type_error(f"custom_vjp: {cv.bwd.__name__} must return one array "
+                                  f"cotangent per argument of {name} ({len(vals)})")
+        from ..autodiff import custom_vjp
+        return custom_vjp(self.b, fwd, bwd, vals, name=name)
+
+
+def _spec_types(spec: Any, g: Graph) -> Any:
+    """The types of an out-tree's leaves, in the tree's own tuple structure."""
+    if spec[0] == "v":
+        return g.results[spec[1]].type
+    if spec[0] == "t":
+        return tuple(_spec_types(e, g) for e in spec[1])
+    raise JitTypeError("custom_vjp residuals must be arrays or numbers computed from the "
+                       "arguments")
 
 
 _MISSING = object()
@@ -1087,17 +1128,30 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
     if param_indices is None:
         param_indices = [i for i in range(len(names)) if i not in statics]
     typed = types is not None
-    params = [Value(types[j] if typed else UNKNOWN, names[i])  # type: ignore[index]
-              for j, i in enumerate(param_indices)]
+    # A parameter's type may be a tuple of types (custom_vjp residuals): a tuple argument,
+    # one graph param per leaf.
+    leaves: list[Value] = []
+
+    def make(t: Any, name: str) -> Any:
+        if isinstance(t, tuple):
+            return tuple(make(e, f"{name}{k}") for k, e in enumerate(t))
+        v = Value(t, name)
+        leaves.append(v)
+        return v
+    arg_vals = [make(types[j] if typed else UNKNOWN, names[i])  # type: ignore[index]
+                for j, i in enumerate(param_indices)]
+    params = list(leaves)
     b = Builder(Block(params), src.loc(fdef))
     em = Emitter(src, b, typed)
     if typed:
-        for j, (i, p) in enumerate(zip(param_indices, params)):
+        for j, (i, p) in enumerate(zip(param_indices, arg_vals)):
+            if not isinstance(p, Value):
+                continue
             src_prov = param_prov[j] if param_prov is not None else frozenset({i})
             if src_prov and p.type.weak and p.type.dtype.kind in "bi":  # type: ignore
                 em.prov[p] = src_prov
     args: list[Any] = []
-    pv = dict(zip(param_indices, params))
+    pv = dict(zip(param_indices, arg_vals))
     for i in range(len(names)):
         args.append(pv[i] if i in pv else statics[i])
     result = em.emit_function(args)
@@ -1107,7 +1161,7 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
             raise em.script_error(leaf.why)
     flat, tree = flatten_result(result)
     b.block.results = flat
-    g = Graph(name or fn.__name__, b.block, [names[i] for i in param_indices], src.loc(fdef))
+    g = Graph(name or fn.__name__, b.block, [p.hint or "arg" for p in params], src.loc(fdef))
     return g, tree
 
 

@@ -75,6 +75,9 @@ def _clean(hint: str) -> str:
 def format_attr(x: Any, namer: Namer | None = None) -> str:
     if isinstance(x, Value):
         return namer.ref(x) if namer else "%?"
+    if isinstance(x, Graph):
+        # a subgraph (custom_vjp's fwd/bwd) prints by name; it reads back as that string
+        return repr(f"<graph {x.name}>")
     if isinstance(x, np.dtype):
         return short_dtype(x)
     if isinstance(x, type) and (issubclass(x, np.generic) or x in (bool, int, float, complex)):

@@ -22,11 +22,13 @@ from ..ir.graph import Graph
 from .const_fold import const_fold
 from .cse import cse
 from .dce import dce
+from .lower_custom import lower_custom
 from .simplify import simplify
 
 Pass = Callable[[Graph], Graph]
 
 PIPELINE: list[tuple[str, Pass]] = [
+    ("lower_custom", lower_custom),
     ("const_fold", const_fold),
     ("simplify", simplify),
     ("cse", cse),
