@@ -349,7 +349,7 @@ class Emitter:
     def assign(self, t: ast.expr, val: Any) -> None:
         if isinstance(t, ast.Name):
             if isinstance(val, Value) and val.hint is None:
-                val.hint = t.id
+                val.hint = _hint(t.id)
             self.env[t.id] = val
             return
         if isinstance(t, (ast.Tuple, ast.List)):
@@ -426,7 +426,7 @@ class Emitter:
         results = self.merge_branches(cond, bt, be, merged_t, merged_e, s)
         for k, v in zip(kept, results):
             if isinstance(v, Value) and v.hint is None:
-                v.hint = k
+                v.hint = _hint(k)
             env0[k] = v
         if rt is not None:
             return Returned(results[-1])
@@ -575,7 +575,7 @@ class Emitter:
         strict = False
         for _ in range(12):
             params = [Value(TensorType(np.dtype(np.int64), (), True), tname or "k")]
-            params += [Value(t, k) for t, k in zip(types, carried)]
+            params += [Value(t, _hint(k)) for t, k in zip(types, carried)]
             blk = Builder(Block(params), self.loc)
             self.env = dict(env0)
             self.env.update(zip(carried, params[1:]))
@@ -631,7 +631,7 @@ class Emitter:
         c0 = self.as_value(cond0)
         n = self.b.node("loop", [trip_v, c0, *init_v], None, types, [blk.block], loc=self.loc)
         for k, v in zip(carried, n.outputs):
-            v.hint = k
+            v.hint = _hint(k)
             self.env[k] = v
         for k in assigned - set(carried):
             if not k.startswith("__"):
@@ -1029,6 +1029,13 @@ def _describe(x: Any) -> str:
         mod = getattr(x, "__module__", None)
         return f"{mod}.{name}" if mod and mod != "builtins" else name
     return f"{type(x).__name__} {x!r}"[:80]
+
+
+def _hint(name: str) -> str:
+    """Value names for the IR text: the rewrites' flags (`__break3`) print as `break`."""
+    if name.startswith("__"):
+        return name.strip("_").rstrip("0123456789_").replace("retval", "ret") or name
+    return name
 
 
 def _read_outside(tree: ast.AST, loop: ast.AST, name: str) -> bool:
