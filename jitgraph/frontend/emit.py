@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import JitTypeError, ScriptError, SourceLoc
 from ..ir.graph import Block, Builder, Graph, Node, Value, inline_graph
-from ..ops import BY_METHOD, OPS, OpDef, lookup_py
+from ..ops import OPS, OpDef, lookup_py
 from ..types import UNKNOWN, TensorType, join_types, type_of_python
 from .check import _is_docstring, check_function
 from .rewrite import lower_jumps, lower_loop_returns, normalize_returns
@@ -407,11 +407,11 @@ class Emitter:
                 # first assigned inside a loop, on one path: zeros on the other (the
                 # loop then carries it, so later iterations see the previous value)
                 if _carriable(a):
-                    a = self._in(bt, lambda: self.as_value(a))
-                    c = self._in(be, lambda: self.zeros(a.type))
+                    a = self._in(bt, lambda a=a: self.as_value(a))
+                    c = self._in(be, lambda a=a: self.zeros(a.type))
                 else:
-                    c = self._in(be, lambda: self.as_value(c))
-                    a = self._in(bt, lambda: self.zeros(c.type))
+                    c = self._in(be, lambda c=c: self.as_value(c))
+                    a = self._in(bt, lambda c=c: self.zeros(c.type))
             if a is _MISSING or c is _MISSING or isinstance(a, Undefined) or isinstance(
                     c, Undefined):
                 env0[k] = Undefined(f"{k!r} is assigned in only one branch of the if at line "
@@ -1013,7 +1013,9 @@ def _static_eq(a: Any, b: Any) -> bool:
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
             return bool(np.array_equal(a, b)) and np.asarray(a).dtype == np.asarray(b).dtype
         if isinstance(a, float) and isinstance(b, float):
-            return a == b and math.copysign(1, a) == math.copysign(1, b) or (a != a and b != b)
+            if math.isnan(a) or math.isnan(b):
+                return math.isnan(a) and math.isnan(b)
+            return a == b and math.copysign(1, a) == math.copysign(1, b)
         return bool(a == b)
     except Exception:
         return False
