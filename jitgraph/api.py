@@ -289,7 +289,8 @@ class ScriptFunction:
                 if key in self._cache:
                     return self._cache[key]
         optimized = run_pipeline(grad or typed)
-        run, backend = compile_graph(optimized, self.backend, self.fallback, self.__name__)
+        run, backend = compile_graph(optimized, self.backend, self.fallback, self.__name__,
+                                     cache=None if self.cache else False)
         entry = Specialization(key, typed, optimized, tree, run, backend, idx, grad)
         self._cache[key] = entry
         self._last_key = key

@@ -32,8 +32,11 @@ def _reasons(name: str, g: Graph) -> tuple[Any, list[str], bool]:
     return b, b.check(g), False
 
 
-def compile_graph(g: Graph, backend: str, fallback: str, fname: str
+def compile_graph(g: Graph, backend: str, fallback: str, fname: str,
+                  cache: bool | None = None
                   ) -> tuple[Callable[[Sequence[Any]], list[Any]], str]:
+    """The first backend of the chain that compiles g; `cache=False` skips any on-disk
+    compile cache."""
     requested = backend
     if backend == "auto" and config.BACKEND:
         requested = config.BACKEND
@@ -42,7 +45,7 @@ def compile_graph(g: Graph, backend: str, fallback: str, fname: str
         b, reasons, absent = _reasons(name, g)
         if b is not None and not reasons:
             try:
-                return b.compile(g), name
+                return b.compile(g, cache=cache), name
             except Exception as e:  # a backend bug or limit must not take the call down
                 reasons = [f"{type(e).__name__}: {e}"]
         if name == "interp":

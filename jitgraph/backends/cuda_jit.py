@@ -732,7 +732,7 @@ class CudaBackend:
         self._last = (g, prog)
         return prog
 
-    def compile(self, g: Graph) -> CompiledFn:
+    def compile(self, g: Graph, cache: bool | None = None) -> CompiledFn:
         prog = self.lower(g)
         if prog.problems:
             raise Unsupported("; ".join(prog.problems))

@@ -65,7 +65,7 @@ class InterpBackend:
         return [f"unknown op {n.op}" for n in g.walk()
                 if n.op not in OPS and n.op not in ("constant", "if", "loop", "fused")]
 
-    def compile(self, g: Graph) -> CompiledFn:
+    def compile(self, g: Graph, cache: bool | None = None) -> CompiledFn:
         def run(args: Sequence[Any]) -> list[Any]:
             env: dict[Value, Any] = {}
             for p, a in zip(g.params, args, strict=True):

@@ -35,6 +35,8 @@ class OpDef:
     dtype: DTypeRule | None = None              # None: what impl gives on tiny examples
     canon: CanonRule | None = None              # normalizes attrs once types are known
     elementwise: bool = False                   # fusable; weak if every input is weak
+    fusion: str | None = None                   # "reduce" / "broadcast": how fuse.py may
+                                                # take it into a group (elementwise: implied)
     weak: Callable[[Sequence[TensorType], dict[str, Any]], bool] | None = None  # overrides
     pure: bool = True                           # CSE and DCE may remove or merge it
     differentiable: bool = True                 # False: carries no gradient (compare, argmax)

@@ -62,6 +62,7 @@ def _reduction(name: str, f: Any, *, dtype_param: bool, empty_ok: bool = True,
         params = params + tuple(extra)
     defop(name, f, nin=1, params=params, attrs=attrs, py=(f,), methods=(name,),
           canon=_canon_mean if name in ("mean", "var", "std") else _canon_axes,
+          fusion=None if name in ("var", "std") else "reduce",
           shape=_reduced_shape if empty_ok else _check_nonempty,
           differentiable=differentiable, vjp=vjp)
 

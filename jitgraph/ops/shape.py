@@ -98,7 +98,7 @@ defop("squeeze", np.squeeze, nin=1, params=("a", "axis"), attrs={"axis": None},
       shape=_by_ghost(np.squeeze), dtype=_same_dtype, vjp=_reshape_back)
 
 defop("broadcast_to", np.broadcast_to, nin=1, params=("array", "shape"), attrs={"shape": ()},
-      py=(np.broadcast_to,),
+      py=(np.broadcast_to,), fusion="broadcast",
       canon=lambda ins, a: {"shape": tuple(int(d) for d in (
           (a["shape"],) if isinstance(a["shape"], (int, np.integer)) else a["shape"]))},
       shape=_by_ghost(np.broadcast_to), dtype=_same_dtype,

@@ -22,6 +22,7 @@ from ..ir.graph import Graph
 from .const_fold import const_fold
 from .cse import cse
 from .dce import dce
+from .fuse import fuse
 from .lower_custom import lower_custom
 from .simplify import simplify
 
@@ -33,6 +34,7 @@ PIPELINE: list[tuple[str, Pass]] = [
     ("simplify", simplify),
     ("cse", cse),
     ("dce", dce),
+    ("fuse", fuse),
 ]
 
 LAST_TIMINGS: dict[str, float] = {}   # pass name -> seconds, for the last run_pipeline call
