@@ -216,7 +216,10 @@ class ScriptFunction:
         return self.fn(*args, **kwargs)
 
     def _bind(self, args: tuple, kwargs: dict[str, Any]) -> tuple:
-        ba = self._sig.bind(*args, **kwargs)  # a plain TypeError, as Python gives
+        try:
+            ba = self._sig.bind(*args, **kwargs)
+        except TypeError as e:  # a plain TypeError, as Python gives, naming the function
+            raise TypeError(f"{self.__name__}(): {e}") from None
         ba.apply_defaults()
         return tuple(ba.arguments.values())
 
