@@ -17,6 +17,7 @@ from .types import UNKNOWN, TensorType, type_of_python
 
 log = logging.getLogger("jitgraph")
 _ndarray = np.ndarray
+_NONE_KEY = ("None",)
 _enabled = True
 STAGES = ("ir", "typed", "grad", "optimized", "llvm", "asm", "cuda")
 
@@ -44,6 +45,8 @@ def _arg_key(a: Any) -> Any:
         return (a.dtype, a.shape)
     if t is float or t is int or t is bool:
         return t
+    if a is None:  # an optional argument left out: a compile-time None
+        return _NONE_KEY
     if isinstance(a, np.generic):
         return (a.dtype, ())
     if isinstance(a, np.ndarray):
@@ -66,6 +69,8 @@ def _key_type(k: Any) -> TensorType:
 
 
 def _describe_key(k: Any) -> str:
+    if k is _NONE_KEY:
+        return "None"
     if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], np.dtype):
         return str(_key_type(k))
     if isinstance(k, tuple) and k and k[0] == "static":
@@ -240,7 +245,7 @@ class ScriptFunction:
         idx: list[int] = []
         types: list[TensorType] = []
         for i, (a, k) in enumerate(zip(args, key)):
-            if i in self.static_argnums:
+            if i in self.static_argnums or k is _NONE_KEY:
                 statics[i] = a
                 continue
             if k is None:

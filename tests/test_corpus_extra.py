@@ -91,33 +91,17 @@ def _maybe_skip(backend: str) -> None:
 # ---------------------------------------------------------------------------------------
 # known jitgraph bugs: (entry, backend or None for both) -> diagnosis
 # ---------------------------------------------------------------------------------------
-_NONE_ARG = ("api.py _arg_key/_arg_types: a None argument (an optional `b=None` left at its "
-             "default) raises JitTypeError instead of being a static argument")
 _DYN_SLICE = ("emit.py Emitter.subscript: x[j:j+L] with the for-loop index j raises JitTypeError "
               "(slice bounds must be compile-time) although the length L is static")
-_DECO_STATIC = ("emit.py/calls.py: {what} of a shape-derived value raises ScriptError at "
-                "decoration: the untyped generic graph has shapes as Values (fine once typed)")
 _GAP = "unsupported: {what} raises ScriptError (a common NumPy idiom; eager runs it)"
 EAGER_XFAIL: dict[tuple[str, str | None], str] = {
     ("conv1d_loop", None): _DYN_SLICE,
     ("conv1d_channels", None): _DYN_SLICE,
     ("conv1d_channels_loss", None): _DYN_SLICE,
     ("moving_average", None): _DYN_SLICE,
-    ("linear_optional_bias", None): _NONE_ARG,
-    ("masked_softmax_optional", None): _NONE_ARG,
-    ("ridge_loss_optional", None): _NONE_ARG,
-    ("attention_math_sqrt", None): _DECO_STATIC.format(what="math.sqrt (Emitter.call_value)"),
-    ("train_split_round", None): _DECO_STATIC.format(what="round() (calls._round)"),
-    ("chunk_means_ceil", None): _DECO_STATIC.format(what="math.ceil (Emitter.call_value)"),
     ("round_decimals", None): ("np.round(x, 2)/x.round(1): bound to the rint op, which has no "
                                "decimals (JitTypeError 'rint() takes at most 1 positional')"),
-    ("python_bool_count", None): ("Python bool + bool gives True (NumPy bool rule) instead of "
-                                  "Python's int 2: weak pybool arithmetic in emit.py binop/apply"),
-    ("metrics_list", None): "a returned list comes back as a tuple (emit.py OutTree)",
-    ("array_nbytes", None): ("x.nbytes/x.itemsize return a leaked emit.BoundMethod object "
-                             "(Emitter.attribute) instead of ints"),
-    ("imag_part", None): ("x.imag (and any unknown attribute) yields a leaked emit.BoundMethod "
-                          "instead of a value or a ScriptError (Emitter.attribute)"),
+    ("imag_part", None): _GAP.format(what="x.imag"),
     ("rnn_backward_in_time", None): _GAP.format(what="for t in reversed(range(T))"),
     ("best_so_far_float_inf", None): _GAP.format(what='float("inf") (a string literal)'),
     ("layers_zip", None): _GAP.format(what="for w, b in zip(tuple, tuple)"),
@@ -137,7 +121,6 @@ EAGER_XFAIL: dict[tuple[str, str | None], str] = {
 GRAD_XFAIL: dict[tuple[str, str | None], str] = {
     ("conv1d_loop", None): _DYN_SLICE,
     ("conv1d_channels_loss", None): _DYN_SLICE,
-    ("ridge_loss_optional", None): _NONE_ARG,
 }
 FALLBACK_XFAIL: dict[str, str] = {
     "nll_fancy_index": ("llvm_ops.py: getitem with more than one array index "

@@ -1167,7 +1167,17 @@ def test_op_dtype_refused_names_line():
     check(_invert_fn, np.arange(3, dtype=np.int32))
 
 
-@pytest.mark.parametrize("bad", [[1.0, 2.0], "abc", None, {"a": 1}, (1, 2)])
+def test_none_argument_is_a_compile_time_none():
+    """An optional argument left as None specializes on None (like `b=None` defaults);
+    computing with it is a JitTypeError, as eager NumPy raises a TypeError."""
+    def f(x, y):
+        return x + y
+    f = jg.script(f, backend="interp")
+    with pytest.raises(jg.JitTypeError, match="None"):
+        f(arr(2), None)
+
+
+@pytest.mark.parametrize("bad", [[1.0, 2.0], "abc", {"a": 1}, (1, 2)])
 def test_non_array_argument(bad):
     def f(x, y):
         return x + y

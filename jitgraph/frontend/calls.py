@@ -36,6 +36,8 @@ def _one(em: Emitter, args: list[Any], kwargs: dict[str, Any], what: str) -> Any
 def _range(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     if all(is_static(a) for a in args):
         return tuple(range(*args))
+    if not em.typed:
+        return em.opaque("range", args)
     raise em.script_error("range() with run-time bounds is only supported as a for loop's "
                           "iterable", node, "range")
 
@@ -106,7 +108,24 @@ SPECIAL[id(builtins.bool)] = _pycast(bool)
 def _round(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     if all(is_static(a) for a in args):
         return round(*args)
+    if not em.typed:
+        return em.opaque("round", args)
     raise em.script_error("round() of a run-time value: use np.round", node, "round")
+
+
+def _seq(kind: type) -> Handler:
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        x = _one(em, args, kwargs, kind.__name__)
+        if isinstance(x, (tuple, list)):
+            return kind(x)
+        if not em.typed:
+            return em.opaque(kind.__name__, [x])
+        raise em.script_error(f"{kind.__name__}() of an array is not supported", node, "call")
+    return h
+
+
+SPECIAL[id(builtins.list)] = _seq(list)
+SPECIAL[id(builtins.tuple)] = _seq(tuple)
 
 
 @special(builtins.isinstance)
@@ -272,6 +291,15 @@ def _shape_args(args: list[Any]) -> Any:
     if len(args) == 1 and (isinstance(args[0], (tuple, list)) or args[0] is None):
         return args[0]
     return tuple(args)
+
+
+_METHODS = {"reshape", "transpose", "astype", "dot", "clip", "flatten", "ravel", "item",
+            "swapaxes", "round"}
+
+
+def is_method(name: str) -> bool:
+    """An ndarray method jitgraph can call (so `x.name` is a bound method, not a value)."""
+    return name in _METHODS or name in BY_METHOD
 
 
 def call_method(em: Emitter, obj: Any, name: str, args: list[Any], kwargs: dict[str, Any],

@@ -56,6 +56,24 @@ class Undefined:
         self.why = why
 
 
+class NoneArg:
+    """A top-level argument passed as None: behaves as None (`b is None`, `axis=b`) but
+    names the argument when it is used as an array."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+def _unwrap_none(x: Any) -> Any:
+    return None if isinstance(x, NoneArg) else x
+
+
 @dataclass
 class Returned:
     value: Any
@@ -70,7 +88,8 @@ class BoundMethod:
 @dataclass
 class OutTree:
     """How the flat result list of a graph rebuilds the function's Python result:
-    ("v", i) is result i, ("s", x) a static Python value, ("t", [...]) a tuple."""
+    ("v", i) is result i, ("s", x) a static Python value, ("t", [...]) a tuple, ("l", [...])
+    a list."""
     spec: Any
 
     def value_leaves(self) -> list[int]:
@@ -80,7 +99,7 @@ class OutTree:
         def go(s: Any) -> None:
             if s[0] == "v":
                 out.append(s[1])
-            elif s[0] == "t":
+            elif s[0] in ("t", "l"):
                 for e in s[1]:
                     go(e)
         go(self.spec)
@@ -93,6 +112,8 @@ class OutTree:
                 return flat[s[1]]
             if kind == "s":
                 return s[1]
+            if kind == "l":
+                return [go(e) for e in s[1]]
             return tuple(go(e) for e in s[1])
         return go(self.spec)
 
@@ -105,8 +126,8 @@ def flatten_result(x: Any) -> tuple[list[Value], OutTree]:
             flat.append(e)
             return ("v", len(flat) - 1)
         if isinstance(e, (tuple, list)):
-            return ("t", [go(i) for i in e])
-        return ("s", e)
+            return ("t" if isinstance(e, tuple) else "l", [go(i) for i in e])
+        return ("s", _unwrap_none(e))
     return flat, OutTree(go(x))
 
 
@@ -180,6 +201,9 @@ class Emitter:
     def as_value(self, x: Any, what: str = "value") -> Value:
         if isinstance(x, Value):
             return x
+        if isinstance(x, NoneArg):
+            raise self.type_error(f"argument {x.name!r} is None, but an array or a number is "
+                                  "needed here", arg=x.name)
         if isinstance(x, Undefined):
             raise self.script_error(x.why)
         if is_scalar(x):
@@ -209,6 +233,8 @@ class Emitter:
             return x
         if isinstance(x, Undefined):
             raise self.script_error(x.why)
+        if isinstance(x, NoneArg):
+            return None
         if isinstance(x, (tuple, list)):
             return tuple(self.static_attr(e, name) for e in x)
         if isinstance(x, np.generic):
@@ -669,8 +695,10 @@ class Emitter:
             return e.value
         if isinstance(e, ast.Name):
             return self.lookup(e.id, e)
-        if isinstance(e, (ast.Tuple, ast.List)):
+        if isinstance(e, ast.Tuple):
             return tuple(self.ev(x) for x in e.elts)
+        if isinstance(e, ast.List):
+            return [self.ev(x) for x in e.elts]
         if isinstance(e, ast.BinOp):
             return self.binop(type(e.op), self.ev(e.left), self.ev(e.right), e)
         if isinstance(e, ast.UnaryOp):
@@ -681,7 +709,8 @@ class Emitter:
             f = _UNOPS[type(e.op)]
             if is_static(x):
                 return f(x)
-            return self.apply(lookup_py(f), [x], pyfunc=f)  # type: ignore[arg-type]
+            return self.apply(lookup_py(f), [self.pybool_as_int(x)],  # type: ignore[arg-type]
+                              pyfunc=f)
         if isinstance(e, ast.BoolOp):
             return self.boolop(e)
         if isinstance(e, ast.Compare):
@@ -710,7 +739,16 @@ class Emitter:
                 raise self.type_error(str(ex)) from None
         if f is operator.matmul:
             return self.op("matmul", [a, b])
+        if f not in (operator.and_, operator.or_, operator.xor):
+            a, b = self.pybool_as_int(a), self.pybool_as_int(b)
         return self.apply(lookup_py(f), [a, b], pyfunc=f)  # type: ignore[arg-type]
+
+    def pybool_as_int(self, x: Any) -> Any:
+        """Python's arithmetic on bools is integer arithmetic (True + True == 2); NumPy's
+        on np.bool_ is logical. A run-time Python bool becomes a Python int for it."""
+        if isinstance(x, Value) and x.type.weak and x.type.dtype == np.bool_:
+            return self.op("cast", [x], {"dtype": np.dtype(np.int64), "weak": True})
+        return x
 
     def boolop(self, e: ast.BoolOp) -> Any:
         is_and = isinstance(e.op, ast.And)
@@ -737,12 +775,18 @@ class Emitter:
         result: Any = True
         for opnode, comp in zip(e.ops, e.comparators):
             right = self.ev(comp)
+            left, right = _unwrap_none(left), _unwrap_none(right)
             if isinstance(opnode, (ast.Is, ast.IsNot)):
                 if not (is_static(left) or is_static(right)) and not (left is None
                                                                        or right is None):
                     raise self.script_error("`is` compares only with None", e, "is")
                 r: Any = (left is right) == isinstance(opnode, ast.Is)
             elif isinstance(opnode, (ast.In, ast.NotIn)):
+                if not (is_static(left) and is_static(right)) and not self.typed:
+                    r = self.opaque("in", [left])
+                    result = r if result is True else self._and(result, r)
+                    left = right
+                    continue
                 if not (is_static(left) and is_static(right)):
                     raise self.script_error("`in` works on compile-time values only", e, "in")
                 r = (left in right) == isinstance(opnode, ast.In)
@@ -781,13 +825,28 @@ class Emitter:
                 return self.op({"dtype": "dtype_of"}.get(name, name), [obj])
             if name == "T":
                 return self.op("transpose", [obj])
-            if name in ("real",):
+            if name in ("itemsize", "nbytes"):
+                if not self.typed:
+                    return self.opaque(name, [obj])
+                return t.dtype.itemsize * (t.size if name == "nbytes" else 1)  # type: ignore
+            if name == "real" and (not self.typed or t.dtype.kind != "c"):  # type: ignore
                 return obj
-            return BoundMethod(obj, name)
+            from .calls import is_method
+            if is_method(name):
+                return BoundMethod(obj, name)
+            raise self.script_error(f"array attribute .{name} is not supported", node,
+                                    f"attribute {name}")
         if is_scalar(obj) and name in ("shape", "ndim", "dtype", "size", "T", "real"):
             return getattr(np.asarray(obj), name) if name != "T" else obj
         if is_scalar(obj) or isinstance(obj, np.ndarray):
-            return BoundMethod(obj, name)
+            from .calls import is_method
+            if is_method(name):
+                return BoundMethod(obj, name)
+            try:
+                return getattr(obj, name)  # a compile-time value's attribute (x.itemsize)
+            except AttributeError:
+                raise self.script_error(f"{_describe(obj)} has no attribute {name!r}",
+                                        node) from None
         try:
             return getattr(obj, name)
         except AttributeError:
@@ -882,16 +941,34 @@ class Emitter:
                 raise self.script_error(f"{mod}.{f.__name__} is not supported in scripted "
                                         "functions", node, "call")
             return self.inline(f, args, kwargs, node)
-        if callable(f) and all(is_static(a) for a in args) and all(
-                is_static(v) for v in kwargs.values()) and getattr(
-                f, "__module__", "") == "math":
-            return f(*args, **kwargs)
-        if callable(f) and getattr(f, "__module__", None) == "math" or f in vars(math).values():
-            if all(is_static(a) for a in args):
-                return f(*args, **kwargs)
-            raise self.script_error(f"math.{getattr(f, '__name__', f)} works on compile-time "
-                                    "values only; use the NumPy function", node, "call")
+        if getattr(f, "__module__", None) == "math" and callable(f):
+            return self.call_math(f, args, kwargs, node)
         raise self.script_error(f"call to {_describe(f)} is not supported", node, "call")
+
+    def call_math(self, f: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST
+                  ) -> Any:
+        """math.f: evaluated now on compile-time values (math.sqrt(x.shape[-1])); on a
+        run-time scalar, the NumPy ufunc of the same name, giving a Python float."""
+        if all(is_static(a) for a in args) and all(is_static(v) for v in kwargs.values()):
+            try:
+                return f(*args, **kwargs)
+            except (ValueError, TypeError, OverflowError) as e:
+                raise self.type_error(f"math.{f.__name__}: {e}") from None
+        if not self.typed:
+            return self.opaque(f"math.{f.__name__}", args)
+        opdef = lookup_py(getattr(np, f.__name__, None))
+        vals = [self.as_value(a) for a in args]
+        if opdef is None or kwargs or any(v.type.shape != () for v in vals):
+            raise self.script_error(f"math.{f.__name__} of a run-time value is not supported; "
+                                    "use the NumPy function", node, "call")
+        r = self.op(opdef.name, vals)
+        return self.op("cast", [r], {"dtype": np.dtype(np.float64), "weak": True})
+
+    def opaque(self, label: str, args: Sequence[Any]) -> Value:
+        """Generic graphs only: a call whose meaning depends on facts known at
+        specialization (math.sqrt(x.shape[-1])); shown as one node."""
+        vals = [self.as_value(a) for a in args if not isinstance(a, (str, type(None)))]
+        return self.b.node("pycall", vals, {"fn": label}, [UNKNOWN], loc=self.loc).out
 
     def call_op(self, opdef: OpDef, args: list[Any], kwargs: dict[str, Any], f: Any,
                 node: ast.AST) -> Any:
@@ -982,7 +1059,7 @@ def _spec_types(spec: Any, g: Graph) -> Any:
     """The types of an out-tree's leaves, in the tree's own tuple structure."""
     if spec[0] == "v":
         return g.results[spec[1]].type
-    if spec[0] == "t":
+    if spec[0] in ("t", "l"):
         return tuple(_spec_types(e, g) for e in spec[1])
     raise JitTypeError("custom_vjp residuals must be arrays or numbers computed from the "
                        "arguments")
@@ -1162,7 +1239,10 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
     args: list[Any] = []
     pv = dict(zip(param_indices, arg_vals))
     for i in range(len(names)):
-        args.append(pv[i] if i in pv else statics[i])
+        if i in pv:
+            args.append(pv[i])
+        else:
+            args.append(NoneArg(names[i]) if statics[i] is None else statics[i])
     result = em.emit_function(args)
     flat = []
     for leaf in _leaves(result):

@@ -25,3 +25,5 @@ defop("dtype_of", _generic_only, nin=1, params=("a",), differentiable=False)
 defop("grad", _generic_only, nin=None, params=("args",),
       attrs={"fn": "", "argnums": (0,), "value": False}, differentiable=False, pure=False,
       nout=lambda a: len(a["argnums"]) + bool(a["value"]))
+defop("pycall", _generic_only, nin=None, params=("args",), attrs={"fn": ""},
+      differentiable=False, pure=False)
