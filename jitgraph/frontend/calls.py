@@ -128,6 +128,32 @@ SPECIAL[id(builtins.list)] = _seq(list)
 SPECIAL[id(builtins.tuple)] = _seq(tuple)
 
 
+@special(builtins.enumerate)
+def _enumerate(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    x = _one(em, args, kwargs, "enumerate")
+    if isinstance(x, (tuple, list)):
+        return tuple(enumerate(x))
+    from .emit import Enumerated
+    return Enumerated(x)
+
+
+@special(builtins.zip)
+def _zip(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if kwargs or not all(isinstance(a, (tuple, list)) for a in args):
+        raise em.script_error("zip() works on tuples and lists (it is unrolled); for arrays, "
+                              "loop over range(len(x))", node, "zip")
+    return tuple(zip(*args))
+
+
+@special(builtins.reversed)
+def _reversed(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    x = _one(em, args, kwargs, "reversed")
+    if isinstance(x, (tuple, list)):
+        return tuple(reversed(x))
+    raise em.script_error("reversed() works on range(...) in a for loop and on tuples", node,
+                          "reversed")
+
+
 @special(builtins.isinstance)
 def _isinstance(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     x, t = args
@@ -337,9 +363,15 @@ def call_method(em: Emitter, obj: Any, name: str, args: list[Any], kwargs: dict[
         return SPECIAL[id(py)](em, [obj], {}, node)
     if name == "swapaxes":
         return swapaxes(em, obj, args[0], args[1])
+    if name == "round":
+        from .composites import round_
+        return round_(em, obj, args[0] if args else kwargs.get("decimals", 0))
     opdef = BY_METHOD.get(name)
     if opdef is not None:
         inputs, attrs = bind_op(em, opdef, [obj, *args], kwargs)
         return em.op(opdef.name, inputs, attrs)
     raise em.script_error(f"array method .{name}() is not supported ({_describe(obj)})",
                           node, f"method {name}")
+
+
+from . import composites  # noqa: E402,F401  (registers its handlers in SPECIAL)

@@ -68,8 +68,11 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
         _fail(node, src, _NAMES[type(node)])
     if not isinstance(node, _ALLOWED):
         _fail(node, src, type(node).__name__)
-    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and \
+            id(node) not in _DTYPE_STRINGS:
         _fail(node, src, "string", "strings are not values jitgraph can compute with")
+    if isinstance(node, ast.Call):
+        _DTYPE_STRINGS.update(id(a) for a in _dtype_string_args(node))
     if isinstance(node, ast.Constant) and node.value is Ellipsis:
         pass
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -109,6 +112,21 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
         if isinstance(node, ast.Call) and child is node.func and isinstance(child, ast.Name):
             continue
         _check(child, src, in_loop)
+
+
+# Strings that name a number or a dtype, never computed with: float("inf"),
+# x.astype("float32"), np.zeros(3, dtype="int32"). Marked by the enclosing call.
+_DTYPE_STRINGS: set[int] = set()
+
+
+def _dtype_string_args(call: ast.Call) -> list[ast.expr]:
+    out: list[ast.expr] = []
+    f = call.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    if name in ("float", "astype", "dtype") and call.args:
+        out.append(call.args[0])
+    out += [k.value for k in call.keywords if k.arg == "dtype"]
+    return [a for a in out if isinstance(a, ast.Constant) and isinstance(a.value, str)]
 
 
 def _check_target(t: ast.AST, src: FunctionSource, augmented: bool) -> None:

@@ -56,6 +56,12 @@ class Undefined:
         self.why = why
 
 
+@dataclass
+class Enumerated:
+    """enumerate(array): a for loop over it binds (index, row)."""
+    value: Any
+
+
 class NoneArg:
     """A top-level argument passed as None: behaves as None (`b is None`, `axis=b`) but
     names the argument when it is used as an array."""
@@ -524,18 +530,60 @@ class Emitter:
 
     # ---------------------------------------------------------------- loops
     def emit_for(self, s: ast.For) -> None:
-        it = s.iter
+        """for over range(...) / reversed(range(...)) and over an array's first axis
+        (`for row in x`, `enumerate(x)`) become loop nodes; over a tuple (`zip(ws, bs)`),
+        the body is unrolled."""
+        body, brk = lower_jumps(s)
+        tnames = sorted(_assigned_names([ast.Assign(targets=[s.target], value=s.iter)]))
+        rng = self._range_of(s.iter, s)
+        if rng is not None:
+            start, step, trip, rev = rng
+
+            def bind_index(k: Value) -> None:
+                j: Any = k if not rev else self.binop(
+                    ast.Sub, self.binop(ast.Sub, trip, 1, s), k, s)
+                if not (is_static(step) and step == 1):
+                    j = self.binop(ast.Mult, j, step, s)
+                if not (is_static(start) and start == 0):
+                    j = self.binop(ast.Add, start, j, s)
+                self.assign(s.target, j)
+            self.emit_loop(s, body, trip, True, brk, None, bind_index, tnames)
+            return
+        seq = self.ev(s.iter)
+        if isinstance(seq, (tuple, list)):
+            if brk is not None or body is not s.body:
+                raise self.script_error("break/continue in a loop over a tuple (which is "
+                                        "unrolled) are not supported", s, "for loop")
+            for e in seq:
+                self.assign(s.target, e)
+                self.emit_stmts(s.body)
+            return
+        enum = isinstance(seq, Enumerated)
+        arr = seq.value if enum else seq
+        if isinstance(arr, (Value, np.ndarray)):
+            x = self.as_value(arr)
+            if self.typed and not x.type.shape:
+                raise self.type_error("iteration over a 0-d array")
+            trip = x.type.shape[0] if self.typed else self.op(  # type: ignore[index]
+                "getitem", [self.op("shape", [x])], {"index": (("int", 0),)})
+
+            def bind_row(k: Value) -> None:
+                row = self.op("getitem", [x, k], {"index": (("value",),)})
+                self.assign(s.target, (k, row) if enum else row)
+            self.emit_loop(s, body, trip, True, brk, None, bind_row, tnames)
+            return
+        raise self.script_error("for loops iterate over range(...), an array, enumerate(...) "
+                                "or a tuple", s.iter, "for loop over a non-range iterable")
+
+    def _range_of(self, it: ast.expr, s: ast.stmt) -> tuple[Any, Any, Any, bool] | None:
+        """(start, step, trip count, reversed) of `range(...)` or `reversed(range(...))`."""
+        rev = False
+        if (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id ==
+                "reversed" and len(it.args) == 1 and self._is_builtin(it.func, reversed)):
+            it, rev = it.args[0], True
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name)
-                and it.func.id == "range" and self.lookup("range", it.func) is range):
-            seq = self.ev(it)
-            if isinstance(seq, (tuple, list)) and not any(lower_jumps(s)[1:]) and \
-                    lower_jumps(s)[0] is s.body:
-                for e in seq:  # a static sequence: unrolled
-                    self.assign(s.target, e)
-                    self.emit_stmts(s.body)
-                return
-            raise self.script_error("for loops must iterate over range(...) or a tuple",
-                                    it, "for loop over a non-range iterable")
+                and self._is_builtin(it.func, range)):
+            return None
         if it.keywords or not 1 <= len(it.args) <= 3:
             raise self.script_error("range() takes 1 to 3 positional arguments", it)
         rargs = [self.ev(a) for a in it.args]
@@ -560,30 +608,24 @@ class Emitter:
             astep = abs(int(step))
             n = self.binop(ast.FloorDiv, self.binop(ast.Add, span, astep - 1, s), astep, s)
             trip = self.op("maximum", [n, 0])
-        body, brk = lower_jumps(s)
-        if not isinstance(s.target, ast.Name):
-            raise self.script_error("the loop variable must be a single name", s.target)
-        tname = s.target.id
+        return start, step, trip, rev
 
-        def index(k: Value) -> Any:
-            i: Any = k
-            if not (is_static(step) and step == 1):
-                i = self.binop(ast.Mult, i, step, s)
-            if not (is_static(start) and start == 0):
-                i = self.binop(ast.Add, start, i, s)
-            return i
-        self.emit_loop(s, body, trip, True, brk, None, index, tname)
+    def _is_builtin(self, name: ast.Name, f: Any) -> bool:
+        try:
+            return self.lookup(name.id, name) is f
+        except ScriptError:
+            return False
 
     def emit_while(self, s: ast.While) -> None:
         c0 = self.truth(self.ev(s.test))
         if not isinstance(c0, Value) and not c0:
             return
         body, brk = lower_jumps(s)
-        self.emit_loop(s, body, -1, c0, brk, s.test, None, None)
+        self.emit_loop(s, body, -1, c0, brk, s.test, None, [])
 
     def emit_loop(self, s: ast.stmt, body: list[ast.stmt], trip: Any, cond0: Any,
-                  brk: str | None, test: ast.expr | None, index: Callable[[Value], Any] | None,
-                  tname: str | None) -> None:
+                  brk: str | None, test: ast.expr | None, bind: Callable[[Value], None] | None,
+                  tnames: list[str]) -> None:
         """A loop node. Carried: names assigned in the body that exist before the loop,
         plus names first assigned in it that are defined at the end of the body (Python
         keeps the last iteration's value; before the first iteration they hold zeros).
@@ -592,7 +634,7 @@ class Emitter:
         carried = [k for k in sorted(assigned) if k in self.env
                    and not isinstance(self.env[k], Undefined)]
         # the loop variable is fresh too: Python keeps its last value after the loop
-        keep_var = {tname} if tname and _read_outside(self.src.tree, s, tname) else set()
+        keep_var = {n for n in tnames if _read_outside(self.src.tree, s, n)}
         fresh = sorted(k for k in (assigned | keep_var) - set(carried)
                        if not k.startswith(("__break", "__continue")))
         init: list[Value | None] = [self.as_value(self.env[k], what=repr(k)) for k in carried]
@@ -600,7 +642,8 @@ class Emitter:
         env0 = self.env
         strict = False
         for _ in range(12):
-            params = [Value(TensorType(np.dtype(np.int64), (), True), tname or "k")]
+            params = [Value(TensorType(np.dtype(np.int64), (), True),
+                            tnames[0] if len(tnames) == 1 else "k")]
             params += [Value(t, _hint(k)) for t, k in zip(types, carried)]
             blk = Builder(Block(params), self.loc)
             self.env = dict(env0)
@@ -610,8 +653,8 @@ class Emitter:
             self.lenient, self.widened = (0 if strict else self.lenient + 1), False
             saved_fill, self.fillable = self.fillable, self.fillable | set(fresh)
             try:
-                if tname is not None and index is not None:
-                    self.env[tname] = index(params[0])
+                if bind is not None:
+                    bind(params[0])
                 self.emit_stmts(body)
                 self.at(s)
                 nexts = [self.as_value(self.env[k], repr(k)) for k in carried]
@@ -663,8 +706,9 @@ class Emitter:
             if not k.startswith("__"):
                 self.env[k] = Undefined(f"{k!r} is assigned only inside the loop at line "
                                         f"{s.lineno} (not on every path) and used after it")
-        if tname is not None and tname not in carried:
-            self.env[tname] = Undefined(f"the loop variable {tname!r} is used after the loop")
+        for n in tnames:
+            if n not in carried:
+                self.env[n] = Undefined(f"the loop variable {n!r} is used after the loop")
 
     def zeros(self, t: TensorType) -> Value:
         if not t.known:
