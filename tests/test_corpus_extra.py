@@ -91,14 +91,8 @@ def _maybe_skip(backend: str) -> None:
 # ---------------------------------------------------------------------------------------
 # known jitgraph bugs: (entry, backend or None for both) -> diagnosis
 # ---------------------------------------------------------------------------------------
-_DYN_SLICE = ("emit.py Emitter.subscript: x[j:j+L] with the for-loop index j raises JitTypeError "
-              "(slice bounds must be compile-time) although the length L is static")
 _GAP = "unsupported: {what} raises ScriptError (a common NumPy idiom; eager runs it)"
 EAGER_XFAIL: dict[tuple[str, str | None], str] = {
-    ("conv1d_loop", None): _DYN_SLICE,
-    ("conv1d_channels", None): _DYN_SLICE,
-    ("conv1d_channels_loss", None): _DYN_SLICE,
-    ("moving_average", None): _DYN_SLICE,
     ("imag_part", None): _GAP.format(what="x.imag"),
     ("cumulative_returns", None): _GAP.format(what="np.cumsum/np.cumprod"),
     ("solve_normal_equations", None): _GAP.format(what="np.linalg.solve"),
@@ -108,8 +102,6 @@ EAGER_XFAIL: dict[tuple[str, str | None], str] = {
                                        "UnresolvedName \"name 'acc' is not defined\" at the call"),
 }
 GRAD_XFAIL: dict[tuple[str, str | None], str] = {
-    ("conv1d_loop", None): _DYN_SLICE,
-    ("conv1d_channels_loss", None): _DYN_SLICE,
 }
 FALLBACK_XFAIL: dict[str, str] = {
     "nll_fancy_index": ("llvm_ops.py: getitem with more than one array index "

@@ -917,16 +917,18 @@ class Emitter:
         parts = list(e.slice.elts) if isinstance(e.slice, ast.Tuple) else [e.slice]
         index: list[tuple[Any, ...]] = []
         dyn: list[Value] = []
+        windows: list[tuple[int, Value, int]] = []  # (axis, start, length) of x[i:i+L]
         for p in parts:
             if isinstance(p, ast.Slice):
                 bounds = []
                 for bnd in (p.lower, p.upper, p.step):
                     v = None if bnd is None else self.ev(bnd)
-                    if isinstance(v, Value) and self.typed:
-                        self.need_static(v)
-                        raise self.type_error("slice bounds must be compile-time constants "
-                                              "(run-time bounds would make the shape dynamic)")
                     bounds.append(v.item() if isinstance(v, np.generic) else v)
+                if self.typed and any(isinstance(v, Value) for v in bounds):
+                    window = self.window(p, bounds)
+                    windows.append((len(index), window[0], window[1]))
+                    index.append(("slice", None, None, None))
+                    continue
                 index.append(("slice", *bounds))
                 continue
             v = self.ev(p)
@@ -941,7 +943,57 @@ class Emitter:
             else:
                 index.append(("value",))
                 dyn.append(self.as_value(v))
-        return self.op("getitem", [x, *dyn], {"index": tuple(index)})
+        if windows and any(e[0] != "slice" for e in index):
+            raise self.type_error("a slice with run-time bounds can only be combined with "
+                                  "other slices in one subscript")
+        r = self.op("getitem", [x, *dyn], {"index": tuple(index)})
+        for axis, start, length in windows:
+            # x[i:i+L] is x[i + arange(L)] along that axis: a static shape, bounds-checked
+            idx = self.op("add", [start, self.op("arange", [], {"stop": length})])
+            full = (("slice", None, None, None),) * axis
+            r = self.op("getitem", [r, idx], {"index": full + (("value",),)})
+        return r
+
+    def window(self, p: ast.Slice, bounds: list[Any]) -> tuple[Value, int]:
+        """A slice with run-time bounds whose length is static (`x[i:i+L]`, `x[t-w:t]`):
+        (start, length). Anything else would give a data-dependent shape."""
+        lo_b, hi_b, step = bounds
+        lo_base, lo_c = self._affine(p.lower)
+        hi_base, hi_c = self._affine(p.upper)
+        if step not in (None, 1) or lo_base is None or lo_base != hi_base or hi_c < lo_c:
+            for v in bounds:
+                if isinstance(v, Value):
+                    self.need_static(v)
+            raise self.type_error("slice bounds must be compile-time constants, or a run-time "
+                                  "start with a fixed length (x[i:i + n]): other run-time bounds "
+                                  "would make the shape dynamic")
+        return self.as_value(lo_b), hi_c - lo_c
+
+    def _affine(self, e: ast.expr | None) -> tuple[str | None, int]:
+        """e as (the text of its run-time part, a static integer offset): `i + 2` ->
+        ("i", 2), `t - w` with w static -> ("t", -w)."""
+        if e is None:
+            return None, 0
+        if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub)):
+            r = self._static_int(e.right)
+            if r is not None:
+                base, c = self._affine(e.left)
+                return base, c + (r if isinstance(e.op, ast.Add) else -r)
+            left = self._static_int(e.left)
+            if left is not None and isinstance(e.op, ast.Add):
+                base, c = self._affine(e.right)
+                return base, c + left
+        return ast.dump(e), 0
+
+    def _static_int(self, e: ast.expr) -> int | None:
+        if not isinstance(e, (ast.Constant, ast.Name, ast.Attribute, ast.Subscript,
+                              ast.BinOp, ast.UnaryOp)):
+            return None
+        try:
+            v = self.ev(e)
+        except (ScriptError, JitTypeError):
+            return None
+        return int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else None
 
     # ---------------------------------------------------------------- calls
     def call(self, e: ast.Call) -> Any:
