@@ -116,3 +116,40 @@ def test_composites_differentiate() -> None:
         e[i] = eps
         fd[i] = (loss(x + e, y) - loss(x - e, y)) / (2 * eps)
     assert np.allclose(g, fd, atol=1e-6)
+
+
+def conv1d(x, w):
+    k = w.shape[0]
+    acc = 0.0
+    for i in range(x.shape[0] - k + 1):
+        acc = acc + (x[i:i + k] * w).sum() * (i + 1)
+    return acc
+
+
+def moving_average(x, w):
+    s = np.zeros(x.shape[1])
+    for t in range(w, x.shape[0] + 1):
+        s = s + x[t - w:t].mean(axis=0)
+    return s
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sliding_windows(backend) -> None:
+    x, w = np.arange(10.0), np.array([1.0, -2.0, 0.5])
+    _same(jg.script(conv1d, backend=backend)(x, w), conv1d(x, w))
+    xs = np.arange(20.0).reshape(5, 4)
+    _same(jg.script(moving_average, backend=backend)(xs, 2), moving_average(xs, 2))
+    g = jg.grad(conv1d, argnums=1, backend=backend)(x, w)
+    eps = 1e-6
+    fd = [(conv1d(x, w + e) - conv1d(x, w - e)) / (2 * eps) for e in np.eye(3) * eps]
+    assert np.allclose(g, fd, atol=1e-5)
+
+
+def test_window_with_a_run_time_length_is_refused() -> None:
+    def f(x, n):
+        s = 0.0
+        for i in range(n):
+            s = s + x[i:2 * i].sum()
+        return s
+    with pytest.raises(jg.JitTypeError, match="fixed length"):
+        jg.script(f, backend="interp")(np.ones(5), 2)
