@@ -153,3 +153,22 @@ def test_window_with_a_run_time_length_is_refused() -> None:
         return s
     with pytest.raises(jg.JitTypeError, match="fixed length"):
         jg.script(f, backend="interp")(np.ones(5), 2)
+
+
+def test_cumsum_cumprod_values_and_gradients() -> None:
+    def f(x):
+        return np.cumsum(x, axis=1), x.cumprod(axis=0), np.cumsum(x), np.cumsum(
+            x.astype(np.int32), 0)
+
+    def loss(x):
+        return ((np.cumsum(x, axis=1) ** 2).sum() + np.cumprod(x, axis=0).sum()
+                + (np.cumsum(x) * np.arange(12)).sum())
+    x = np.random.default_rng(0).uniform(0.5, 1.5, (3, 4))
+    _same(jg.script(f, backend="interp")(x), f(x))
+    g = jg.grad(loss, backend="interp")(x)
+    eps, fd = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = eps
+        fd[i] = (loss(x + e) - loss(x - e)) / (2 * eps)
+    assert np.allclose(g, fd, atol=1e-5)

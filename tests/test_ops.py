@@ -177,7 +177,7 @@ ORACLE: dict[str, Any] = {
 STATEFUL = {"tape_new", "tape_push", "tape_pop"}
 
 # Ops that only generic graphs hold (specialization replaces them): impl refuses to run.
-GENERIC_ONLY = {"dtype_of", "grad"}
+GENERIC_ONLY = {"dtype_of", "grad", "pycall"}
 
 
 def _finish(op: str, args: tuple[Arg, ...], attrs: dict[str, Any]) -> Case:
@@ -544,6 +544,18 @@ def meta_cases() -> Iterator[CaseSpec]:
             yield name, (x,), {}
     yield "dtype_of", (A(F32, 2),), {}
     yield "grad", (A(F64, 3),), {}
+    yield "pycall", (A(F64, 3),), {}
+
+
+def scan_cases() -> Iterator[CaseSpec]:
+    for name in ("cumsum", "cumprod"):
+        for dt in DTYPES:
+            for axis in (None, 0, 1, -1):
+                yield name, (A(dt, 3, 4),), {"axis": axis}
+        yield name, (A(F32, 3, 4),), {"axis": 1, "dtype": F64}
+        yield name, (A(F64),), {}
+        yield name, (A(F64, 0, 3),), {"axis": 0}
+        yield name, (A(F64, 3),), {"axis": 1}                   # NumPy raises
 
 
 def _custom_graphs() -> tuple[Graph, Graph]:
@@ -582,7 +594,7 @@ def adjoint_cases() -> Iterator[CaseSpec]:
 
 
 FAMILIES = (unary_cases, binary_cases, where_clip_cases, cast_cases, reduce_cases, arg_cases,
-            matmul_cases, shape_cases, getitem_cases, creation_cases, meta_cases,
+            matmul_cases, shape_cases, getitem_cases, creation_cases, meta_cases, scan_cases,
             adjoint_cases)
 
 

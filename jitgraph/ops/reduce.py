@@ -177,3 +177,48 @@ for _name, _f in (("argmax", np.argmax), ("argmin", np.argmin)):
           attrs={"axis": None, "keepdims": False}, py=(_f,), methods=(_name,),
           canon=_canon_arg, shape=_arg_shape, dtype=lambda ins, a: np.dtype(np.int64),
           differentiable=False)
+
+
+# cumsum / cumprod: scans along one axis (axis=None scans the flattened array)
+def _canon_scan(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any]:
+    ax = a["axis"]
+    return {"axis": None if ax is None else normalize_axis(int(ax), max(ins[0].ndim, 1)),
+            "dtype": dtype_attr(a["dtype"])}
+
+
+def _scan_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
+    t = ins[0]
+    if a["axis"] is None:
+        return (t.size,)
+    if t.ndim == 0:
+        raise ValueError("axis 0 is out of bounds for a 0-d array")
+    return t.shape  # type: ignore[return-value]
+
+
+def _reverse_cumsum(b: Any, v: Any, axis: int) -> Any:
+    """cumsum from the end: what each element contributed to, the adjoint of cumsum."""
+    rev = tuple(("slice", None, None, -1) if i == axis else ("slice", None, None, None)
+                for i in range(v.type.ndim))
+    flipped = b.op("getitem", v, index=rev)
+    return b.op("getitem", b.op("cumsum", flipped, axis=axis), index=rev)
+
+
+def _scan_vjp(prod: bool) -> Any:
+    def rule(b: Any, n: Any, ct: Any) -> Any:
+        x = n.inputs[0]
+        axis = n.attrs["axis"]
+        if prod:  # d out_j / d x_i = out_j / x_i for i <= j (exact for nonzero x)
+            ct = b.op("mul", ct, n.out)
+        g = _reverse_cumsum(b, ct, 0 if axis is None else axis)
+        if axis is None:
+            g = b.op("reshape", g, shape=x.type.shape)
+        if prod:
+            g = b.op("div", g, x)
+        return g
+    return _rule(rule)
+
+
+for _name, _f in (("cumsum", np.cumsum), ("cumprod", np.cumprod)):
+    defop(_name, _f, nin=1, params=("a", "axis", "dtype", "out"),
+          attrs={"axis": None, "dtype": None}, py=(_f,), methods=(_name,),
+          canon=_canon_scan, shape=_scan_shape, vjp=_scan_vjp(_name == "cumprod"))
