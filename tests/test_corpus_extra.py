@@ -96,9 +96,6 @@ EAGER_XFAIL: dict[tuple[str, str | None], str] = {
     ("imag_part", None): _GAP.format(what="x.imag"),
     ("solve_normal_equations", None): _GAP.format(what="np.linalg.solve"),
     ("pad_and_repeat", None): _GAP.format(what="np.pad/np.repeat/np.tile"),
-    ("running_sum_first_iter", None): ("emit.py emit_loop/emit_if: a name first assigned in the "
-                                       "loop (if i == 0: acc = ... else: acc = acc + ...) raises "
-                                       "UnresolvedName \"name 'acc' is not defined\" at the call"),
 }
 GRAD_XFAIL: dict[tuple[str, str | None], str] = {
 }

@@ -1381,3 +1381,23 @@ def test_function_without_source_is_script_error():
     with pytest.raises(jg.ScriptError) as ei:
         jg.script(ns["f"])
     assert "source" in str(ei.value)
+
+
+def test_name_first_assigned_on_one_path_of_a_loop_body():
+    """`if i == 0: acc = ... else: acc = acc + ...`: the loop carries acc, its type taken
+    from the branch that assigns it first."""
+    def running(x):
+        for i in range(x.shape[0]):
+            if i == 0:
+                acc = x[i]
+            else:
+                acc = acc + x[i] * 2.0
+        return acc
+    check(running, np.array([3.0, 1.0, 5.0, 2.0]))
+
+    def unbound(x):
+        for i in range(3):
+            acc = acc + x  # noqa: F821 - read before any assignment, as Python refuses
+        return acc
+    with pytest.raises(jg.ScriptError, match="read before it is assigned"):
+        jg.script(unbound, backend="interp")(np.ones(2))

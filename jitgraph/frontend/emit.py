@@ -180,6 +180,7 @@ class Emitter:
         self.lenient = 0
         self.widened = False
         self.fillable: set[str] = set()  # names first assigned in the enclosing loop body
+        self.pending_types: dict[str, TensorType] = {}  # their types, learned from a branch
 
     # ---------------------------------------------------------------- errors, locations
     def at(self, node: ast.AST) -> None:
@@ -321,6 +322,8 @@ class Emitter:
             if isinstance(v, Undefined):
                 raise self.script_error(v.why, node)
             return v
+        if name in self.fillable:
+            raise PendingName(name, self.src.loc(node))
         if name in self.closure:
             return self.closure[name]
         if name in self.globals:
@@ -411,17 +414,30 @@ class Emitter:
             return self.emit_stmts(s.body if cond else s.orelse)
         env0 = self.env
         outs = []
+        pending: PendingName | None = None
         for stmts in (s.body, s.orelse):
             self.env = dict(env0)
             blk = Builder(Block(), self.loc)
             saved, self.b = self.b, blk
             try:
                 ret = self.emit_stmts(stmts)
+            except PendingName as p:
+                # a name first assigned in the enclosing loop, read on this path before
+                # any assignment (`if i == 0: acc = x else: acc = acc + x`): learn its
+                # type from the other branch, then the loop carries it
+                pending, ret = p, None
             finally:
                 self.b = saved
             outs.append((blk, self.env, ret))
             self.at(s)
         self.env = env0
+        if pending is not None:
+            for blk, env, _ in outs:
+                v = env.get(pending.name)
+                if _carriable(v) and pending.name not in self.pending_types:
+                    self.pending_types[pending.name] = self._in(
+                        blk, lambda v=v: self.as_value(v)).type
+            raise pending
         (bt, et, rt), (be, ee, re_) = outs
         if (rt is None) != (re_ is None):
             raise self.script_error("one branch returns and the other falls through to the "
@@ -655,7 +671,17 @@ class Emitter:
             try:
                 if bind is not None:
                     bind(params[0])
-                self.emit_stmts(body)
+                try:
+                    self.emit_stmts(body)
+                except PendingName as p:
+                    t = self.pending_types.get(p.name)
+                    if t is None or p.name in carried:
+                        raise UnresolvedName(f"name {p.name!r} is read before it is assigned",
+                                             p.loc, p.name) from None
+                    carried.append(p.name)
+                    init.append(None)
+                    types.append(t)
+                    continue
                 self.at(s)
                 nexts = [self.as_value(self.env[k], repr(k)) for k in carried]
                 new = [k for k in fresh if k not in carried and _carriable(self.env.get(k))]
@@ -1170,6 +1196,15 @@ class NeedStatic(Exception):
     def __init__(self, indices: frozenset[int]):
         super().__init__(f"arguments {sorted(indices)} are needed at compile time")
         self.indices = indices
+
+
+class PendingName(Exception):
+    """A loop-body name read before its first assignment on some path."""
+
+    def __init__(self, name: str, loc: SourceLoc):
+        super().__init__(name)
+        self.name = name
+        self.loc = loc
 
 
 class UnresolvedName(ScriptError):
