@@ -594,12 +594,6 @@ BAD_NAMES: dict[str, tuple[str, ...]] = {
 _UNNAMED = ("JitTypeError does not name the argument (e.arg None, not in the message): "
             "{where} raises Emitter.type_error without blaming the operand")
 BAD_XFAIL: dict[tuple[str, str | None], str] = {
-    ("rank_too_low", None): _UNNAMED.format(where="x.shape[1] on 1-D x: emit.py "
-                                             "Emitter.subscript on a static shape tuple "
-                                             "('tuple index out of range')"),
-    ("dot_3d", None): _UNNAMED.format(where="calls.dot (np.dot of 3-D)"),
-    ("array_truth_value", None): _UNNAMED.format(where="Emitter.truth ('if x > 0' on an "
-                                                 "array)"),
 }
 
 RUNNER = r'''

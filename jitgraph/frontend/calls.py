@@ -176,8 +176,9 @@ def dot(em: Emitter, a: Any, b: Any) -> Any:
     if va.type.ndim == 0 or vb.type.ndim == 0:
         return em.op("mul", [va, vb])
     if va.type.ndim > 2 or vb.type.ndim > 2:
-        raise em.type_error("np.dot of arrays with more than 2 dimensions is not supported; "
-                            "use np.matmul / @")
+        raise em.type_error(f"np.dot of arrays of {va.type.ndim} and {vb.type.ndim} dimensions "
+                            "(more than 2) is not supported; "
+                            "use np.matmul / @", arg=va.hint if va.type.ndim > 2 else vb.hint)
     return em.op("matmul", [va, vb])
 
 

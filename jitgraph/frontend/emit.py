@@ -62,6 +62,17 @@ class Enumerated:
     value: Any
 
 
+class ShapeTuple(tuple):
+    """`x.shape`: a tuple that remembers whose shape it is, for error messages."""
+
+    of: str | None
+
+    def __new__(cls, shape: tuple[int, ...], of: str | None) -> "ShapeTuple":
+        t = super().__new__(cls, shape)
+        t.of = of
+        return t
+
+
 class NoneArg:
     """A top-level argument passed as None: behaves as None (`b is None`, `axis=b`) but
     names the argument when it is used as an array."""
@@ -272,6 +283,14 @@ class Emitter:
                 self.prov[r] = p
         return r
 
+    def _operand_name(self, v: Value) -> str | None:
+        """The user variable a temporary was computed from (`x` for `x > 0`)."""
+        for n in reversed(self.b.block.nodes):
+            if v in n.outputs:
+                named = [i.hint for i in n.inputs if i.hint]
+                return named[0] if named else None
+        return None
+
     def need_static(self, v: Value) -> None:
         """A compile-time value is needed here: if v comes from Python int/bool arguments,
         ask the caller to specialize on their values (JAX would need static_argnums)."""
@@ -308,9 +327,11 @@ class Emitter:
         v = self.as_value(x)
         if self.typed:
             if v.type.shape != ():
+                who = v.hint or self._operand_name(v)
                 raise self.type_error(
+                    (f"{who}: " if who else "") +
                     f"the truth value of an array of shape {v.type.shape} is ambiguous; "
-                    "reduce it first (e.g. with .any() or .all())")
+                    "reduce it first (e.g. with .any() or .all())", arg=who)
             if v.type.dtype != np.bool_:
                 return self.op("ne", [v, 0])
         return v
@@ -890,8 +911,9 @@ class Emitter:
             if name in ("shape", "ndim", "size", "dtype"):
                 if self.typed:
                     assert t.shape is not None
-                    return {"shape": t.shape, "ndim": len(t.shape), "size": t.size,
-                            "dtype": t.dtype}[name]
+                    if name == "shape":
+                        return ShapeTuple(t.shape, obj.hint)
+                    return {"ndim": len(t.shape), "size": t.size, "dtype": t.dtype}[name]
                 return self.op({"dtype": "dtype_of"}.get(name, name), [obj])
             if name == "T":
                 return self.op("transpose", [obj])
@@ -938,6 +960,10 @@ class Emitter:
             try:
                 return obj[idx]
             except (IndexError, TypeError) as ex:
+                of = getattr(obj, "of", None)
+                if of is not None:
+                    raise self.type_error(f"{of}.shape[{idx}]: {of} has {len(obj)} dimension(s) "
+                                          f"(shape {tuple(obj)})", arg=of) from None
                 raise self.type_error(str(ex)) from None
         x = self.as_value(obj)
         parts = list(e.slice.elts) if isinstance(e.slice, ast.Tuple) else [e.slice]
