@@ -21,6 +21,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from compare import assert_same_result as _assert_same
+from compare import describe  # noqa: F401
+from compare import input_tolerance as _input_tolerance
 from corpus_extra import EXTRA
 
 import jitgraph as jg
@@ -28,40 +31,17 @@ import jitgraph as jg
 RTOL = {np.dtype(np.float16): 1e-3, np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 
 
-# ---------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------
-def describe(r: Any) -> str:
-    if isinstance(r, tuple):
-        return "(" + ", ".join(describe(x) for x in r) + ")"
-    if type(r) in (bool, int, float):
-        return type(r).__name__
-    return f"{type(r).__name__} {np.asarray(r).dtype}{list(np.shape(r))}"
+def assert_same_result(got: Any, want: Any, where: str = "result", tol: float = 0.0) -> None:
+    _assert_same(got, want, where, tol, RTOL)
 
 
 def input_tolerance(args: tuple) -> float:
-    dts = [np.asarray(a).dtype for a in args if np.asarray(a).dtype.kind == "f"]
-    return max((RTOL[d] for d in dts), default=0.0)
+    return _input_tolerance(args, RTOL)
 
 
-def assert_same_result(got: Any, want: Any, where: str = "result", tol: float = 0.0) -> None:
-    if isinstance(want, tuple):
-        assert isinstance(got, tuple), f"{where}: got {describe(got)}, eager {describe(want)}"
-        assert len(got) == len(want), f"{where}: got {describe(got)}, eager {describe(want)}"
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            assert_same_result(g, w, f"{where}[{i}]", tol)
-        return
-    assert type(got) is type(want), f"{where}: got {describe(got)}, eager {describe(want)}"
-    g, w = np.asarray(got), np.asarray(want)
-    assert g.dtype == w.dtype, f"{where}: got {describe(got)}, eager {describe(want)}"
-    assert g.shape == w.shape, f"{where}: got {describe(got)}, eager {describe(want)}"
-    if w.dtype.kind in "fc":
-        tol = max(RTOL[w.dtype], tol)
-        np.testing.assert_allclose(g, w, rtol=tol, atol=tol, equal_nan=True, err_msg=where)
-    else:
-        np.testing.assert_array_equal(g, w, err_msg=where)
-
-
+# ---------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------
 def _copies(args: tuple) -> tuple:
     return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
