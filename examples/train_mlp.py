@@ -51,8 +51,9 @@ def main(steps: int = 500) -> None:
         if t % 50 == 0 or t == steps - 1:
             print(f"step {t:4d}  loss {prev_loss:.6g}")
     assert prev_loss < first, "the loss did not fall"
-    print(f"\nloss fell from {first:.6g} to {prev_loss:.6g} "
-          f"on backend {step.backend_for(x, y, w1, w2a, w2b, prev_loss, lr)!r}")
+    where = (f"backend {step.backend_for(x, y, w1, w2a, w2b, prev_loss, lr)!r}"
+             if jg.is_enabled() else "eager NumPy (JITGRAPH_DISABLE=1: the gradient graph is interpreted)")
+    print(f"\nloss fell from {first:.6g} to {prev_loss:.6g} on {where}")
     print("\n== the whole training step, optimized IR ==")
     print(step.dump(x, y, w1, w2a, w2b, prev_loss, lr, stage="optimized"))
 

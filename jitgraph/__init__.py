@@ -10,7 +10,7 @@ enable, disable, and the errors.
 from typing import Any
 
 from .api import (CustomVJP, GradFunction, ScriptFunction, custom_vjp, disable, enable, grad,
-                  script, value_and_grad)
+                  is_enabled, script, value_and_grad)
 from .errors import CompileError, FallbackWarning, JitTypeError, ScriptError, SourceLoc
 
 __version__ = "0.1.0"
@@ -41,6 +41,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'jitgraph' has no attribute {name!r}")
 
 
-__all__ = ["CustomVJP", "custom_vjp", "CompileError", "FallbackWarning", "GradFunction", "JitTypeError", "ScriptError",
-           "ScriptFunction", "SourceLoc", "disable", "enable", "grad", "load", "parse_ir",
-           "save", "script", "value_and_grad"]
+__all__ = ["CompileError", "CustomVJP", "FallbackWarning", "GradFunction", "JitTypeError",
+           "ScriptError", "ScriptFunction", "SourceLoc", "custom_vjp", "disable", "enable",
+           "grad", "is_enabled", "load", "parse_ir", "save", "script", "value_and_grad"]

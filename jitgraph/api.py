@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -502,14 +503,38 @@ def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *, output_ind
          backend: str | None = None, fallback: str | None = None) -> GradFunction:
     """Gradient of fn's scalar output (its first output, or `output_index`) with respect to
     the arguments `argnums`, by transforming fn's IR (JAX's conventions)."""
-    return GradFunction(fn, argnums, False, output_index, backend, fallback)
+    return _grad_function(fn, argnums, False, output_index, backend, fallback)
+
+
+_GRADS: "weakref.WeakKeyDictionary[Any, dict[tuple, GradFunction]]"
+
+
+def _grad_function(fn: Callable[..., Any], argnums: int | Sequence[int], with_value: bool,
+                   output_index: int, backend: str | None, fallback: str | None
+                   ) -> GradFunction:
+    """One GradFunction per (function, options), so code that calls jg.grad(f) on every
+    step (an eager training loop, a script run with jitgraph disabled) compiles once."""
+    key = (tuple(argnums) if isinstance(argnums, (list, tuple)) else argnums, with_value,
+           output_index, backend, fallback)
+    try:
+        per_fn = _GRADS.setdefault(fn, {})
+    except TypeError:  # not weak-referenceable
+        return GradFunction(fn, argnums, with_value, output_index, backend, fallback)
+    gf = per_fn.get(key)
+    if gf is None:
+        gf = per_fn[key] = GradFunction(fn, argnums, with_value, output_index, backend,
+                                        fallback)
+    return gf
+
+
+_GRADS = weakref.WeakKeyDictionary()
 
 
 def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
                    output_index: int = 0, backend: str | None = None,
                    fallback: str | None = None) -> GradFunction:
     """Like grad, returning (fn's value, gradient)."""
-    return GradFunction(fn, argnums, True, output_index, backend, fallback)
+    return _grad_function(fn, argnums, True, output_index, backend, fallback)
 
 
 __all__ = ["CustomVJP", "custom_vjp", "GradFunction", "ScriptError", "ScriptFunction", "disable", "enable", "grad",
