@@ -246,6 +246,26 @@ def test_reductions_empty_and_nan() -> None:
         check(build([T(F64, 2, 3)], lambda b, p: b.op(op, p, axis=1)), [x])
 
 
+@pytest.mark.parametrize("dt", [F32, F64])
+def test_long_row_max_min_propagate_nan(dt: np.dtype, rng: np.random.Generator) -> None:
+    """Rows long enough for the vector loop (max/min accumulate with maxnum/minnum and a
+    NaN flag): a NaN anywhere (first lane, middle, vector tail, scalar tail) wins; infs
+    and all-(-inf) rows keep their values."""
+    n = 1003
+    x = rng.standard_normal((9, n)).astype(dt)
+    x[0, 0] = x[1, 517] = x[2, n - 1] = x[3, n - 20] = np.nan
+    x[4, 7] = np.inf
+    x[5, :] = -np.inf
+    x[6, 300] = -np.inf
+    x[7, ::2] = np.nan
+    for op in ("max", "min"):
+        for axis, keep in ((1, True), (1, False), (None, False), (0, False)):
+            g = build([T(dt, 9, n)], lambda b, p, op=op, axis=axis, keep=keep:
+                      b.op(op, p, axis=axis, keepdims=keep))
+            check(g, [x])
+        check(build([T(dt, 9, n)], lambda b, p, op=op: b.op(op, p, axis=1)), [x[::-1].copy()])
+
+
 def test_sum_large_float32_is_accurate(rng: np.random.Generator) -> None:
     x = rng.random(1 << 20).astype(np.float32)
     g = build([T(F32, 1 << 20)], lambda b, p: b.op("sum", p))

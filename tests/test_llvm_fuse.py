@@ -212,3 +212,22 @@ def test_row_group_values_used_after_it(rng: np.random.Generator) -> None:
 
     same_meaning(build([T(F64, 50, 20), T(F64, 20, 3)], body),
                  [rng.standard_normal((50, 20)), rng.standard_normal((20, 3))])
+
+
+@pytest.mark.parametrize("rows,cols,threads", [(4096, 1024, True), (64, 1024, False),
+                                               (64, 8, False)])
+def test_row_groups_prefetch_the_next_row(rows: int, cols: int, threads: bool,
+                                          rng: np.random.Generator) -> None:
+    """Rows of at least PREFETCH_MIN_ROW_BYTES get a software prefetch of the next row
+    (also in the outlined, threaded form); the last row's prefetch points past the
+    array, which must be harmless."""
+    from jitgraph.backends.llvm_rows import PREFETCH_MIN_ROW_BYTES
+    cpu = _cpu()
+    if cpu is None:
+        pytest.skip("no llvmlite")
+    g = fuse(build([T(F32, rows, cols)], softmax))
+    text = cpu.dump(g, "llvm-unopt")
+    assert ("llvm.prefetch" in text) == (cols * 4 >= PREFETCH_MIN_ROW_BYTES)
+    assert (".par" in text) == threads
+    x = rng.standard_normal((rows, cols)).astype(np.float32)
+    same_meaning(build([T(F32, rows, cols)], softmax), [x])

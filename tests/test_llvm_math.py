@@ -3,6 +3,7 @@ precise reference over the whole range, NumPy's answers on the special values, a
 the loops using it vectorize."""
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 pytest.importorskip("llvmlite")
 
 from jitgraph import config
-from jitgraph.backends.llvm_jit import LLVMBackend
+from jitgraph.backends.llvm_jit import LLVMBackend, runtime
 from jitgraph.ir.graph import Builder, Graph, Value
 from jitgraph.types import TensorType
 
@@ -28,12 +29,12 @@ def _no_disk_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(config, "CACHE_DIR", "off")
 
 
-def compiled(op: str, dt: np.dtype, n: int, nin: int = 1) -> Any:
+def compiled(op: str, dt: np.dtype, n: int, nin: int = 1, name: str = "") -> Any:
     b = Builder()
     ps = [Value(TensorType(np.dtype(dt), (n,)), f"x{i}") for i in range(nin)]
     b.block.params.extend(ps)
     b.block.results.append(b.op(op, *ps))
-    g = Graph(op, b.block)
+    g = Graph(name or op, b.block)
     return CPU.compile(g), g
 
 
@@ -178,3 +179,38 @@ def test_integer_exponent_at_run_time(dt: str, rng: np.random.Generator) -> None
     special = ~np.isfinite(want) | (want == 0)
     np.testing.assert_array_equal(got[special], want[special])
     assert ulp_error(got[~special], want[~special].astype(np.longdouble), np.dtype(dt)).max() <= 8
+
+
+@pytest.mark.parametrize("ldexp", [False, True])
+@pytest.mark.parametrize("dt", ["float64", "float32"])
+@pytest.mark.parametrize("op", ["exp", "expm1", "tanh"])
+def test_both_scaling_paths(op: str, dt: str, ldexp: bool, rng: np.random.Generator,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """exp's 2^k scaling: llvm.ldexp (AVX-512's vscalef) where the CPU has it, else two
+    exact factors; both within the bound, with NumPy's special values."""
+    rt = runtime()
+    if ldexp and not rt.vector_ldexp:
+        pytest.skip("this CPU has no vector ldexp")
+    monkeypatch.setattr(rt, "vector_ldexp", ldexp)
+    x = np.concatenate([samples(op, np.dtype(dt), rng, 4000)[0], SPECIAL.astype(dt)])
+    f, g = compiled(op, np.dtype(dt), x.size, name=f"{op}_scaling_{int(ldexp)}")
+    got = f([x])[0]
+    with np.errstate(all="ignore"):
+        want = getattr(np, op)(x)
+    err = ulp_error(got, reference(op, [x], np.dtype(dt)), np.dtype(dt))
+    assert err.max() <= MAX_ULP[dt], (op, dt, err.max(), x[int(np.argmax(err))])
+    exact = ~np.isfinite(want) | (want == 0)
+    np.testing.assert_array_equal(got[exact], want[exact])
+    np.testing.assert_array_equal(np.signbit(got[exact & (want == 0)]),
+                                  np.signbit(want[exact & (want == 0)]))
+    asm = CPU.dump(g, "asm")
+    assert not re.search(r"call\w*\s+\S*ldexp", asm), "ldexp became a library call"
+
+
+def test_heavy_loops_ask_for_interleaving() -> None:
+    """A long elementwise body (tanh) gets llvm.loop interleave metadata; a short one
+    is left to LLVM."""
+    _, g = compiled("tanh", np.dtype(np.float32), 4096, name="tanh_interleave")
+    assert "llvm.loop.interleave.count" in CPU.dump(g, "llvm-unopt")
+    _, g = compiled("neg", np.dtype(np.float32), 4096, name="neg_interleave")
+    assert "llvm.loop.interleave.count" not in CPU.dump(g, "llvm-unopt")

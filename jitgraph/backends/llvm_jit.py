@@ -29,21 +29,85 @@ CACHE_MAGIC = b"JGOBJ1\n"
 
 
 def _layout_ok() -> str:
-    """'' when NumPy arrays have the struct layout llvm_lower reads, else why not."""
-    from .llvm_lower import OFF_DATA, OFF_DESCR, OFF_DIMS, OFF_FLAGS, OFF_ND, OFF_TYPE
+    """'' when NumPy arrays (and Python floats, read by the call wrapper) have the struct
+    layout llvm_lower reads, else why not."""
+    from .llvm_lower import (
+        OFF_DATA,
+        OFF_DESCR,
+        OFF_DIMS,
+        OFF_FLAGS,
+        OFF_FLOAT_VAL,
+        OFF_ND,
+        OFF_SEQ_ITEMS,
+        OFF_TYPE,
+        OFF_VAR_SIZE,
+    )
     a = np.zeros((2, 3), np.float32)
-    def rd(off: int, t: Any = ctypes.c_void_p) -> Any:
-        return t.from_address(id(a) + off).value
+    f = 1.625
+    lst, tup = [a, f], (f, a, 7)
+
+    def rd(off: int, t: Any = ctypes.c_void_p, obj: Any = a) -> Any:
+        return t.from_address(id(obj) + off).value
 
     try:
         dims = rd(OFF_DIMS)
+        items = rd(OFF_SEQ_ITEMS, obj=lst)
         ok = (rd(OFF_TYPE) == id(np.ndarray) and rd(OFF_DATA) == a.ctypes.data
               and rd(OFF_ND, ctypes.c_int32) == 2 and rd(OFF_DESCR) == id(a.dtype)
               and ctypes.c_int64.from_address(dims + 8).value == 3
-              and rd(OFF_FLAGS, ctypes.c_int32) & 0x101 == 0x101)
+              and rd(OFF_FLAGS, ctypes.c_int32) & 0x101 == 0x101
+              and rd(OFF_TYPE, obj=f) == id(float) and rd(OFF_TYPE, obj=7) == id(int)
+              and rd(OFF_FLOAT_VAL, ctypes.c_double, f) == f
+              and rd(OFF_VAR_SIZE, ctypes.c_ssize_t, lst) == 2
+              and rd(OFF_VAR_SIZE, ctypes.c_ssize_t, tup) == 3
+              and ctypes.c_void_p.from_address(items + 8).value == id(f)
+              and rd(OFF_SEQ_ITEMS + 8, obj=tup) == id(a)
+              and _numpy_api(2) == id(np.ndarray))
     except Exception as e:  # pragma: no cover
         return f"cannot probe the NumPy array layout: {e}"
     return "" if ok else "NumPy's array struct layout is not the one llvm_lower reads"
+
+
+def _numpy_api(index: int) -> int:
+    """Entry `index` of NumPy's C-API table (2: the ndarray type, 184: PyArray_Empty)."""
+    try:
+        from numpy._core import _multiarray_umath as mu  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover
+        from numpy.core import _multiarray_umath as mu  # type: ignore[no-redef]
+    cap = mu._ARRAY_API
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    name = ctypes.pythonapi.PyCapsule_GetName
+    name.restype, name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    table = get(cap, name(cap))
+    v = ctypes.c_void_p.from_address(table + 8 * index).value
+    assert v is not None
+    return v
+
+
+# the CPython C API the call wrapper (llvm_lower._py_wrapper) uses
+_PYAPI = ("PyLong_FromLong", "PyLong_AsLongLong", "PyErr_Occurred", "PyErr_Clear",
+          "PyEval_SaveThread", "PyEval_RestoreThread", "PyObject_Vectorcall", "Py_IncRef",
+          "Py_DecRef", "PyList_New", "PyFloat_FromDouble", "PyBool_FromLong",
+          "PyLong_FromLongLong")
+
+
+class _MethodDef(ctypes.Structure):
+    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p),
+                ("ml_flags", ctypes.c_int), ("ml_doc", ctypes.c_char_p)]
+
+
+_METH_FASTCALL = 0x0080
+_new_cfunction = ctypes.pythonapi.PyCFunction_NewEx
+_new_cfunction.restype = ctypes.py_object
+_new_cfunction.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
+
+
+def _builtin(waddr: int, name: str, self: Any = None) -> tuple[Any, Any]:
+    """(a builtin function object calling the native METH_FASTCALL function at waddr with
+    `self` as its first argument, its PyMethodDef, which must outlive it)."""
+    mdef = _MethodDef(name.encode(), waddr, _METH_FASTCALL, None)
+    return _new_cfunction(ctypes.addressof(mdef), self, None), mdef
 
 
 def _addr(f: Any) -> int:
@@ -102,17 +166,26 @@ class _Runtime:
         self.tm = target.create_target_machine(cpu=self.cpu, features=self.features, opt=3,
                                                codemodel="jitdefault")
         self.triple = target.triple
+        # AVX-512 has vscalef: llvm.ldexp on vectors is one instruction (llvm_math's exp)
+        self.vector_ldexp = "+avx512f" in self.features.split(",")
         self.lock = threading.RLock()
         self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self.tm)
         self._pending: dict[str, bytes] = {}
         self.engine.set_object_cache(self._notify, lambda mod: None)
         self.blas_int, blas = _find_blas()
-        syms: dict[str, int] = {"jg_ndarray_type": id(np.ndarray)}
+        syms: dict[str, int] = {"jg_ndarray_type": id(np.ndarray), "jg_PyFloat_Type": id(float),
+                                "jg_PyLong_Type": id(int), "jg_Py_True": id(True),
+                                "jg_Py_False": id(False), "jg_PyList_Type": id(list),
+                                "jg_PyTuple_Type": id(tuple),
+                                "jg_PyArray_Empty": _numpy_api(184)}
+        for name in _PYAPI:
+            syms[f"jg_{name}"] = _addr(getattr(ctypes.pythonapi, name))
         for name in SUPPORTED_DTYPES:
             syms[f"jg_descr_{name}"] = id(np.dtype(name))
         syms.update(blas)
         libc = ctypes.CDLL(None)
-        for name in ("realloc", "free", "pthread_create", "pthread_join"):
+        from .llvm_parallel import LIBC
+        for name in ("realloc", "free") + LIBC:
             syms[f"jg_{name}"] = _addr(getattr(libc, name))
         self.num_threads = ctypes.c_int64(1)
         syms["jg_num_threads"] = ctypes.addressof(self.num_threads)
@@ -131,6 +204,57 @@ class _Runtime:
         self.version = "|".join([llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
                                  self.cpu, self.features, str(self.blas_int)])
         self.compiled: dict[str, tuple[int, Any]] = {}
+        self.pool: dict[str, int] | None = None
+
+    def ensure_pool(self) -> None:
+        """Compile the worker pool's module (llvm_parallel) the first time a graph needs
+        it, and arrange for its workers to be joined at exit (before the JIT's code goes
+        away) and forgotten in a forked child (which has none)."""
+        with self.lock:
+            if self.pool is not None:
+                return
+            import atexit
+
+            from .llvm_lower import EntryABI
+            from .llvm_parallel import pool_module
+            text = str(pool_module(self.triple))
+            key = hashlib.sha256(f"{text}|{self.version}|{_jg_version()}".encode()).hexdigest()
+            d = _cache_dir()
+            path = os.path.join(d, f"pool_{key[:32]}.jgo") if d else None
+            loaded = _read_cache(path, "jg_pool") if path else None
+            try:                   # object code from the disk cache: no LLVM codegen
+                if loaded is None:
+                    raise LookupError
+                self.engine.add_object_file(self.llvm.ObjectFileRef.from_data(loaded[1]))
+                self.engine.finalize_object()
+                if not self.engine.get_function_address("jg_pool_run"):
+                    raise LookupError
+            except (LookupError, RuntimeError):
+                mod = self.parse(text)
+                mod.name = "jg_pool"
+                self.optimize(mod)
+                self.engine.add_module(mod)
+                self.engine.finalize_object()
+                obj = self._pending.pop("jg_pool", b"")
+                if path and obj:
+                    _write_cache(path, EntryABI("jg_pool", [], [], 0, {}), obj)
+            pool = {name: self.engine.get_function_address(f"jg_pool_{name}")
+                    for name in ("run", "shutdown", "after_fork")}
+            pool["spin"] = self.engine.get_global_value_address("jg_pool_spin")
+            self.llvm.add_symbol("jg_pool_run", pool["run"])
+            shutdown = ctypes.CFUNCTYPE(None)(pool["shutdown"])
+            after_fork = ctypes.CFUNCTYPE(None)(pool["after_fork"])
+            self._pool_fns = (shutdown, after_fork)     # keep the ctypes objects alive
+            atexit.register(shutdown)
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=after_fork)
+            self.pool = pool
+
+    def set_spin(self, pauses: int) -> None:
+        """How long pool threads spin (pause instructions) before they sleep."""
+        self.ensure_pool()
+        assert self.pool is not None
+        ctypes.c_int64.from_address(self.pool["spin"]).value = max(0, int(pauses))
 
     def set_threads(self) -> None:
         """jg_num_threads, read by generated code at run time: JITGRAPH_NUM_THREADS caps
@@ -236,17 +360,23 @@ class LLVMBackend:
         reasons = self.check(g)
         if reasons:
             raise Unsupported("; ".join(reasons))
-        runtime().set_threads()
+        rt = runtime()
+        rt.set_threads()
         addr, abi = self._native(g, self.cache if cache is None else cache)
-        return _make_callable(addr, abi)
+        from .llvm_lower import fast_call_ok
+        with rt.lock:
+            waddr = rt.engine.get_function_address(f"{abi.fn_name}_py")
+            caddr = rt.engine.get_function_address(f"{abi.fn_name}_call") \
+                if fast_call_ok(abi) else 0
+        return _make_callable(addr, waddr, caddr, abi)
 
     def dump(self, g: Graph, stage: str) -> str:
-        from .llvm_lower import lower_graph
+        from .llvm_lower import lower_graph, module_text
         rt = runtime()
-        module, _ = lower_graph(g, blas_int=rt.blas_int)
+        module, _ = lower_graph(g, blas_int=rt.blas_int, vector_ldexp=rt.vector_ldexp)
         if stage in ("llvm-unopt", "llvm_unopt"):
-            return str(module)
-        mod = rt.parse(str(module))
+            return module_text(module)
+        mod = rt.parse(module_text(module))
         rt.optimize(mod)
         if stage == "llvm":
             return str(mod)
@@ -256,7 +386,7 @@ class LLVMBackend:
 
     # ------------------------------------------------------------------ compiling
     def _native(self, g: Graph, cache: bool) -> tuple[int, Any]:
-        from .llvm_lower import graph_key, lower_graph
+        from .llvm_lower import graph_key, lower_graph, module_text
         rt = runtime()
         gkey = graph_key(g)
         key = hashlib.sha256(f"{gkey}|{rt.version}|{_jg_version()}".encode()).hexdigest()[:32]
@@ -269,6 +399,8 @@ class LLVMBackend:
             loaded = _read_cache(path, fn_name) if path else None
             if loaded is not None:
                 abi, obj = loaded
+                if "jg_pool_run" in abi.symbols:
+                    rt.ensure_pool()
                 try:
                     rt.engine.add_object_file(rt.llvm.ObjectFileRef.from_data(obj))
                     rt.engine.finalize_object()
@@ -278,8 +410,11 @@ class LLVMBackend:
                 if addr:
                     rt.compiled[key] = (addr, abi)
                     return addr, abi
-            module, abi = lower_graph(g, fn_name, blas_int=rt.blas_int)
-            mod = rt.parse(str(module))
+            module, abi = lower_graph(g, fn_name, blas_int=rt.blas_int,
+                                     vector_ldexp=rt.vector_ldexp)
+            if "jg_pool_run" in abi.symbols:
+                rt.ensure_pool()
+            mod = rt.parse(module_text(module))
             mod.name = fn_name
             rt.optimize(mod)
             rt.engine.add_module(mod)
@@ -370,11 +505,6 @@ def _read_cache(path: str, fn_name: str) -> tuple[Any, bytes] | None:
 
 
 # ---------------------------------------------------------------------- calling
-_SCALAR_CT = {"f": ctypes.c_double, "i": ctypes.c_int64, "u": ctypes.c_int64,
-              "b": ctypes.c_int32}
-_BIG_CALL_BYTES = 1 << 20   # above this much data the call releases the GIL
-
-
 def _error(rc: int, arena: np.ndarray) -> Exception:
     from .llvm_lower import ERRORS
     info = arena[:24].view(np.int64)
@@ -389,31 +519,25 @@ def _error(rc: int, arena: np.ndarray) -> Exception:
     return RuntimeError(f"jitgraph: native code returned error code {rc}")
 
 
-def _make_callable(addr: int, abi: Any) -> CompiledFn:
-    """A Python function (generated, one per graph) doing the least per call: allocate
-    outputs, take an arena from a pool, one ctypes call. Bad arguments take the slow
-    path (copy to contiguous, check shapes) and never reach native code unchecked."""
-    argtypes: list[Any] = []
-    for p in abi.params:
-        argtypes.append(ctypes.py_object if p.kind == "array" else _SCALAR_CT[p.dtype.kind])
-    argtypes += [ctypes.py_object] * (len(abi.outputs) + 1)
-    nbytes = abi.arena_size + sum(int(np.prod(p.shape)) * p.dtype.itemsize for p in abi.params)
-    nbytes += sum(int(np.prod(t.shape)) * t.dtype.itemsize for t in abi.outputs)
-    proto = ctypes.CFUNCTYPE if nbytes > _BIG_CALL_BYTES else ctypes.PYFUNCTYPE
-    cfunc = proto(ctypes.c_int32, *argtypes)(addr)
+def _make_callable(addr: int, waddr: int, caddr: int, abi: Any) -> CompiledFn:
+    """The compiled function. Small graphs (llvm_lower.fast_call_ok): a builtin function
+    object doing the whole call natively (llvm_lower._fast_wrapper), which forwards
+    anything unusual to `run` below. Others: `run`, a Python function (generated, one per
+    graph) doing the least per call: allocate outputs, take an arena from a pool, one call
+    of the native wrapper (a builtin too: llvm_lower._py_wrapper). Bad arguments take the
+    slow path (copy to contiguous, check shapes) and never reach native code
+    unchecked."""
+    wfunc, mdef = _builtin(waddr, abi.fn_name)
     pool: list[np.ndarray] = []
     arena_size = abi.arena_size
-
-    def new_arena() -> np.ndarray:
-        return np.empty(arena_size, np.uint8)
 
     def slow(args: Sequence[Any]) -> list[Any]:
         if len(args) != len(abi.params):
             raise TypeError(f"expected {len(abi.params)} arguments, got {len(args)}")
         fixed = [_coerce(a, p, k) for k, (a, p) in enumerate(zip(args, abi.params))]
         outs = [np.empty(t.shape, t.dtype) for t in abi.outputs]
-        ar = new_arena()
-        rc = cfunc(*fixed, *outs, ar)
+        ar = np.empty(arena_size, np.uint8)
+        rc = wfunc(*fixed, *outs, ar)
         if rc < 0:
             raise RuntimeError(f"jitgraph: argument {-rc - 1} rejected after conversion")
         if rc:
@@ -422,9 +546,9 @@ def _make_callable(addr: int, abi: Any) -> CompiledFn:
 
     names = [f"a{i}" for i in range(len(abi.params))]
     onames = [f"o{j}" for j in range(len(abi.outputs))]
-    env: dict[str, Any] = {"cfunc": cfunc, "empty": np.empty, "pool": pool, "u8": np.uint8,
-                           "ARENA": arena_size, "slow": slow, "error": _error,
-                           "ArgumentError": ctypes.ArgumentError, "take": _take_output}
+    env: dict[str, Any] = {"wfunc": wfunc, "mdef": mdef, "empty": np.empty, "pool": pool,
+                           "u8": np.uint8, "ARENA": arena_size, "slow": slow,
+                           "error": _error, "take": _take_output}
     lines = ["def run(args):"]
     if names:
         lines.append(f"    {', '.join(names)}, = args")
@@ -437,7 +561,7 @@ def _make_callable(addr: int, abi: Any) -> CompiledFn:
         else:
             lines.append(f"    o{j} = empty({tuple(t.shape)!r}, dt{j})")
     for i, p in enumerate(abi.params):
-        if p.kind == "weak" and p.dtype.kind in "iu":   # ctypes would wrap silently
+        if p.kind == "weak" and p.dtype.kind in "iu":   # the wrapper would reject it too
             lines.append(f"    if not -9223372036854775808 <= a{i} <= 9223372036854775807:")
             lines.append(f"        raise OverflowError('Python int too large for int64: ' + "
                          f"repr(a{i}))")
@@ -445,10 +569,7 @@ def _make_callable(addr: int, abi: Any) -> CompiledFn:
     lines.append("        ar = pool.pop()")
     lines.append("    except IndexError:")
     lines.append("        ar = empty(ARENA, u8)")
-    lines.append("    try:")
-    lines.append(f"        rc = cfunc({', '.join(names + onames + ['ar'])})")
-    lines.append("    except (ArgumentError, TypeError):")
-    lines.append("        return slow(args)")
+    lines.append(f"    rc = wfunc({', '.join(names + onames + ['ar'])})")
     lines.append("    if rc:")
     lines.append("        if rc < 0:")
     lines.append("            pool.append(ar)")
@@ -461,10 +582,14 @@ def _make_callable(addr: int, abi: Any) -> CompiledFn:
     run: Callable[[Sequence[Any]], list[Any]] = env["run"]
     run.native_address = addr  # type: ignore[attr-defined]
     run.abi = abi  # type: ignore[attr-defined]
-    return run
+    if not caddr:
+        return run
+    # small graphs: the whole call is native (llvm_lower._fast_wrapper), `run` its fallback
+    fast, env["mdef_call"] = _builtin(caddr, abi.fn_name, run)
+    return fast  # type: ignore[no-any-return]
 
 
-_POOLED_OUTPUT_BYTES = 1 << 18
+_POOLED_OUTPUT_BYTES = 1 << 18    # = llvm_lower.FAST_CALL_MAX_OUTPUT
 _POOL_DEPTH = 4
 _POOL_LOCK = threading.Lock()
 
@@ -488,7 +613,7 @@ def _take_output(pool: list[np.ndarray], nbytes: int, dtype: np.dtype,
 def _coerce(a: Any, p: Any, k: int) -> Any:
     if p.kind == "weak":
         conv: dict[str, Callable[[Any], Any]] = {"f": float, "i": int, "u": int,
-                                                 "b": lambda x: int(bool(x))}
+                                                 "b": bool}
         v = conv[p.dtype.kind](a)
         if p.dtype.kind in "iu" and not -2 ** 63 <= v < 2 ** 63:
             raise OverflowError(f"Python int too large for int64: {v!r}")

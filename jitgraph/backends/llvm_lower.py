@@ -1,19 +1,27 @@
 """Typed Graph -> llvmlite.ir.Module with ONE entry function (pure: no JIT, no side effects).
 
-Entry ABI (llvm_jit calls it through ctypes):
+Entry ABI:
 
-    i32 entry(ptr arr_0, ..., <T> weak_k, ..., ptr out_0, ..., ptr arena)
+    i32 entry(ptr arr_0, ..., <T> weak_k, ..., ptr out_data_0, ..., ptr arena_data)
 
-- Array params (every non-weak param, 0-d included) and every output are passed as the
-  PyArrayObject* itself. For each input the native code checks the type object, the rank,
-  every dimension, the dtype object and the C_CONTIGUOUS|ALIGNED flags before it reads the
-  data pointer (NumPy's struct layout, probed once by llvm_jit). A failed check returns
-  -(k+1) for param k; the caller then copies the argument and retries, so native code only
-  ever sees buffers of exactly the shapes baked into it.
+- Array params (every non-weak param, 0-d included) are passed as the PyArrayObject*
+  itself. For each the native code checks the type object, the rank, every dimension,
+  the dtype object and the C_CONTIGUOUS|ALIGNED flags before it reads the data pointer
+  (NumPy's struct layout, probed once by llvm_jit). A failed check returns -(k+1) for
+  param k; the caller then copies the argument and retries, so native code only ever
+  sees buffers of exactly the shapes baked into it.
 - Weak (Python scalar) params come by value: double, i64, or i32 for bool.
-- `arena` is a uint8 array of `arena_size` bytes owned by the caller: temporaries live in
-  it (64-byte aligned offsets), and its first 64 bytes carry error details.
+- Outputs come as the data pointers of fresh C-contiguous buffers of their exact shapes;
+  `arena_data` points at `arena_size` bytes (64-byte aligned): temporaries live there
+  (64-byte aligned offsets), and its first 64 bytes carry error details.
 - Returns 0, -(k+1) as above, or a positive code of ERRORS (details as i64 at arena[0:]).
+
+Python calls it through one of two wrappers in the same module, both CPython
+METH_FASTCALL functions (llvm_jit makes builtin function objects of them): `<entry>_py`
+takes the params, output arrays and arena array and returns the code; `<entry>_call`
+(graphs with small outputs and arena) is the whole compiled function: it takes the
+argument list, allocates the outputs through NumPy's C API and the arena on its stack,
+and returns the result list, forwarding anything unusual to a Python fallback.
 
 Inside, an array value is an `Arr`: a pointer plus a STATIC shape and element strides, so
 transpose/broadcast/slices/expand/squeeze are free views; `splat` marks a value whose
@@ -42,14 +50,55 @@ PTR = ir.PointerType()
 # NumPy 2 / CPython 3 object layout (PyArrayObject_fields, PyArray_Descr); llvm_jit
 # probes these on a real array before the backend reports itself available.
 OFF_TYPE, OFF_DATA, OFF_ND, OFF_DIMS, OFF_DESCR, OFF_FLAGS = 8, 16, 24, 32, 56, 64
+OFF_FLOAT_VAL = 16               # PyFloatObject.ob_fval (probed by llvm_jit as well)
+OFF_VAR_SIZE = 16                # PyVarObject.ob_size (list, tuple)
+OFF_SEQ_ITEMS = 24               # PyListObject.ob_item / PyTupleObject.ob_item[]
+PY_BIG_CALL_BYTES = 1 << 20      # calls moving more data release the GIL (_py_wrapper)
+FAST_CALL_MAX_OUTPUT = 1 << 18   # bytes: bigger outputs come from llvm_jit's pool of
+FAST_CALL_MAX_ARENA = 1 << 15    # recycled buffers; bigger arenas from the heap
 NPY_C_CONTIG_ALIGNED = 0x0001 | 0x0100
 
 ERR_INFO_BYTES = 64
 ERRORS = {1: "index", 2: "negative_power", 3: "tape"}   # code -> kind (llvm_jit raises it)
 
 SUPPORTED_KINDS = "biuf"
-PARALLEL_MIN_ELEMENTS = 1 << 20   # smaller loop nests stay on the calling thread (a
-# thread start and join cost tens of microseconds: as much as a million simple elements)
+PARALLEL_MIN_ELEMENTS = 1 << 17   # smaller loop nests stay on the calling thread: handing
+# a job to the pool's spinning workers costs about a microsecond, waking sleeping ones ~5 us
+# (llvm_parallel); below this the split does not pay (a*x + b*x*x - c on 2 cores: 11 -> 6.5
+# us at 131072 float32, no gain at 65536)
+
+
+# LLVM's vectorizer interleaves only small loop bodies, trusting out-of-order execution to
+# overlap the iterations of a long one; a long dependency chain (exp, tanh: ~20 dependent
+# vector instructions) overflows the scheduler first, so innermost loops whose unoptimized
+# body has at least this many instructions ask for independent copies explicitly (on
+# Zen 5: exp, tanh, log, sin 10-20% faster with 4; float64 log 4x, as LLVM's cost model
+# had left it scalar)
+HEAVY_LOOP_INSTRS = 28
+HEAVY_LOOP_INTERLEAVE = 4
+INTERLEAVE_MD = "jg.interleave"     # placeholder kind, made llvm.loop by module_text()
+
+
+def module_text(module: ir.Module) -> str:
+    """The module's IR text with every `!jg.interleave !{i32 N}` placeholder turned into
+    the self-referential `!llvm.loop` node LLVM expects (llvmlite cannot build one)."""
+    import re
+    text = str(module)
+    nums = [int(m) for m in re.findall(r"^!(\d+) = ", text, flags=re.MULTILINE)]
+    counts = dict(re.findall(r"^!(\d+) = !\{ i32 (\d+) \}", text, flags=re.MULTILINE))
+    nxt = max(nums, default=-1) + 1
+    extra: list[str] = []
+
+    def sub(m: re.Match) -> str:
+        nonlocal nxt
+        loop, hint = nxt, nxt + 1
+        nxt += 2
+        extra.append(f"!{loop} = distinct !{{!{loop}, !{hint}}}")
+        extra.append(f'!{hint} = !{{!"llvm.loop.interleave.count", i32 {counts[m.group(1)]}}}')
+        return f"!llvm.loop !{loop}"
+
+    text = re.sub(r"!jg\.interleave !(\d+)", sub, text)
+    return text + "\n" + "\n".join(extra) + "\n" if extra else text
 
 
 def kd(t: TensorType) -> np.dtype:
@@ -197,6 +246,14 @@ class LoweringError(Exception):
     """A graph this lowering cannot handle (check() should have said so)."""
 
 
+def fast_call_ok(abi: EntryABI) -> bool:
+    """Whether the graph gets the all-native entry (Lowerer._fast_wrapper): small outputs
+    (weak ones only as Python float / int / bool) and an arena that fits on the stack."""
+    return abi.arena_size <= FAST_CALL_MAX_ARENA and all(
+        (kd(t).name in ("float64", "int64", "bool")) if t.weak
+        else size_of(ks(t)) * kd(t).itemsize < FAST_CALL_MAX_OUTPUT for t in abi.outputs)
+
+
 def graph_key(g: Graph) -> str:
     """Stable hash of a graph's text and its constants' bytes (the printer elides large
     arrays), used for symbol names and the disk cache."""
@@ -212,7 +269,7 @@ class Lowerer:
     below: `b` (the IRBuilder), const/cast, kernel, temp/new_buffer, fail_if, loop."""
 
     def __init__(self, g: Graph, fn_name: str, blas_int: int | None = None,
-                 threads: bool = True):
+                 threads: bool = True, vector_ldexp: bool = False):
         from . import llvm_ops  # noqa: F401  (attaches rules to OPS[...].llvm)
         self.g = g
         self.blas_int = blas_int      # width of the BLAS integer, None: no BLAS (own loops)
@@ -226,6 +283,8 @@ class Lowerer:
         # (slow) code; None elsewhere, where rules emit the exact code directly
         self.guards: list[ir.Value] | None = None
         self.threads_ok = threads    # big loop nests may run on several threads
+        # the target lowers llvm.ldexp on vectors to one instruction (llvm_math's exp)
+        self.vector_ldexp = vector_ldexp
         # inside a row group (llvm_rows): the outer shape and the current outer indices;
         # kernels slice their operands there. row_dest / row_temps: where the group's
         # values are written (full arrays / one row buffer per thread)
@@ -262,12 +321,12 @@ class Lowerer:
         nparams = len(g.params)
         # the arena pointer and every temporary's address live in the first block, which
         # dominates all code (a temporary made inside a branch may be read after it)
-        self.arena = self._data_ptr(fn.args[-1], self.ab)
+        self.arena = fn.args[-1]
         self._check_and_bind_params(fn.args[:nparams])
         # outputs: the caller's fresh arrays; nodes that make a result write straight in
         outs = []
         for i, v in enumerate(g.results):
-            o = Arr.contig(self._data_ptr(fn.args[nparams + i]), ks(v.type), kd(v.type),
+            o = Arr.contig(fn.args[nparams + i], ks(v.type), kd(v.type),
                            frozenset({("out", i)}))
             outs.append(o)
             if v not in self.out_claims and not v.type.weak:
@@ -282,7 +341,242 @@ class Lowerer:
         for f in self.cleanups:
             f(xb)
         xb.ret(self.exit_code)
+        self._py_wrapper(fn)
+        if fast_call_ok(self.abi):
+            self._fast_wrapper(fn)
         return self.module, self.abi
+
+    def _moved_bytes(self) -> int:
+        moved = self.abi.arena_size + sum(size_of(p.shape) * p.dtype.itemsize
+                                          for p in self.abi.params if p.kind == "array")
+        return moved + sum(size_of(ks(t)) * kd(t).itemsize for t in self.abi.outputs)
+
+    def _weak_args(self, b: ir.IRBuilder, fn: ir.Function, objs: Sequence[ir.Value],
+                   reject: Callable[[int], None]) -> list[ir.Value]:
+        """The entry's param values from the argument objects: arrays as they are (the
+        entry checks them), weak scalars read from exact float / int / bool objects;
+        reject(k) ends the current block for a param k of any other type."""
+        def unless(ok: ir.Value, k: int) -> None:
+            bad = fn.append_basic_block(f"reject{k}")
+            good = fn.append_basic_block(f"arg{k}")
+            b.cbranch(ok, good, bad)
+            b.position_at_end(bad)
+            reject(k)
+            b.position_at_end(good)
+
+        vals: list[ir.Value] = []
+        for k, (p, obj) in enumerate(zip(self.abi.params, objs)):
+            if p.kind == "array":
+                vals.append(obj)
+                continue
+            tp = self._field(obj, OFF_TYPE, PTR, b)
+            if p.dtype.kind == "f":
+                unless(b.icmp_unsigned("==", tp, self.extern_global(
+                    "jg_PyFloat_Type", "pyapi", "float")), k)
+                vals.append(self._field(obj, OFF_FLOAT_VAL, F64, b))
+            elif p.dtype.kind == "b":
+                true = b.icmp_unsigned("==", obj, self.extern_global("jg_Py_True", "pyapi",
+                                                                     "True"))
+                false = b.icmp_unsigned("==", obj, self.extern_global("jg_Py_False", "pyapi",
+                                                                      "False"))
+                unless(b.or_(true, false), k)
+                vals.append(b.zext(true, I32))
+            else:
+                unless(b.icmp_unsigned("==", tp, self.extern_global(
+                    "jg_PyLong_Type", "pyapi", "int")), k)
+                v = b.call(self.declare("jg_PyLong_AsLongLong", I64, [PTR]), [obj])
+                occurred = b.call(self.declare("jg_PyErr_Occurred", PTR, []), [])
+                failed = b.and_(b.icmp_signed("==", v, ir.Constant(I64, -1)),
+                                b.icmp_unsigned("!=", occurred, ir.Constant(PTR, None)))
+                clear = fn.append_basic_block(f"overflow{k}")
+                fine = fn.append_basic_block(f"int{k}")
+                b.cbranch(failed, clear, fine)
+                b.position_at_end(clear)              # out of int64: the caller raises
+                b.call(self.declare("jg_PyErr_Clear", ir.VoidType(), []), [])
+                reject(k)
+                b.position_at_end(fine)
+                vals.append(v)
+        return vals
+
+    def _call_entry(self, b: ir.IRBuilder, entry: ir.Function, vals: list[ir.Value],
+                    hold: Sequence[ir.Value] = ()) -> ir.Value:
+        """The entry call, with the GIL released when the call moves much data; the
+        objects in `hold` (borrowed from a list another thread could change meanwhile)
+        are kept alive across it."""
+        if self._moved_bytes() <= PY_BIG_CALL_BYTES:
+            return b.call(entry, vals)
+        for o in hold:
+            b.call(self.declare("jg_Py_IncRef", ir.VoidType(), [PTR]), [o])
+        state = b.call(self.declare("jg_PyEval_SaveThread", PTR, []), [])
+        rc = b.call(entry, vals)
+        b.call(self.declare("jg_PyEval_RestoreThread", ir.VoidType(), [PTR]), [state])
+        for o in hold:
+            b.call(self.declare("jg_Py_DecRef", ir.VoidType(), [PTR]), [o])
+        return rc
+
+    def _fast_wrapper(self, entry: ir.Function) -> None:
+        """PyObject *<entry>_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs):
+        the whole compiled function as a METH_FASTCALL builtin, for graphs whose outputs
+        and arena are small (fast_call_ok): one argument, the list or tuple of the call's
+        arguments; outputs made by NumPy's PyArray_Empty, the arena on this stack, the
+        results returned as a new list. Anything unusual (another type or length of
+        sequence, a weak scalar of another type, an argument the entry rejects, a run-time
+        error) is forwarded to `self`, the Python function doing the same through
+        _py_wrapper, which converts the arguments or raises; the outputs made here are
+        released first. llvm_jit makes the function object with self = that function."""
+        fn = ir.Function(self.module, ir.FunctionType(PTR, [PTR, PTR, I64]),
+                         f"{self.abi.fn_name}_call")
+        selfobj, args, nargs = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        ab = ir.IRBuilder(fn.entry_basic_block)         # stack slots: in the entry block
+        ab.position_at_start(fn.entry_basic_block)
+        vcall = self.declare("jg_PyObject_Vectorcall", PTR, [PTR, PTR, I64, PTR])
+        decref = self.declare("jg_Py_DecRef", ir.VoidType(), [PTR])
+        made: list[ir.Value] = []            # objects made so far (released on the way out)
+
+        def forward(_: int = 0) -> None:
+            for o in made:
+                b.call(decref, [o])
+            b.ret(b.call(vcall, [selfobj, args, nargs, ir.Constant(PTR, None)]))
+
+        def branch_unless(ok: ir.Value, name: str) -> None:
+            bad = fn.append_basic_block(f"{name}.no")
+            good = fn.append_basic_block(name)
+            b.cbranch(ok, good, bad)
+            b.position_at_end(bad)
+            forward()
+            b.position_at_end(good)
+
+        branch_unless(b.icmp_signed("==", nargs, ir.Constant(I64, 1)), "one")
+        seq = b.load(args, typ=PTR)
+        tp = self._field(seq, OFF_TYPE, PTR, b)
+        is_list = b.icmp_unsigned("==", tp, self.extern_global("jg_PyList_Type", "pyapi",
+                                                               "list"))
+        is_tuple = b.icmp_unsigned("==", tp, self.extern_global("jg_PyTuple_Type", "pyapi",
+                                                                "tuple"))
+        branch_unless(b.or_(is_list, is_tuple), "seq")
+        size = self._field(seq, OFF_VAR_SIZE, I64, b)
+        nparams = len(self.abi.params)
+        branch_unless(b.icmp_signed("==", size, ir.Constant(I64, nparams)), "arity")
+        inline = b.gep(seq, [ir.Constant(I64, OFF_SEQ_ITEMS)], source_etype=I8)
+        items = b.select(is_list, self._field(seq, OFF_SEQ_ITEMS, PTR, b), inline)
+        objs = [b.load(b.gep(items, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR)
+                for k in range(nparams)]
+        vals = self._weak_args(b, fn, objs, forward)
+        # outputs: arrays from NumPy (PyArray_Empty steals a reference to the dtype), weak
+        # ones in stack slots
+        incref = self.declare("jg_Py_IncRef", ir.VoidType(), [PTR])
+        empty = self.declare("jg_PyArray_Empty", PTR, [I32, PTR, PTR, I32])
+        null = ir.Constant(PTR, None)
+        datas, results = [], []
+        for j, t in enumerate(self.abi.outputs):
+            if t.weak:
+                slot = ab.alloca(I64)
+                slot.type = PTR
+                datas.append(slot)
+                results.append(slot)
+                continue
+            descr = self.extern_global(f"jg_descr_{kd(t).name}", "descr", kd(t).name)
+            shape = ks(t)
+            dty = ir.ArrayType(I64, max(len(shape), 1))
+            dims = ir.GlobalVariable(self.module, dty, f"{self.abi.fn_name}.dims{j}")
+            dims.type = PTR
+            dims.initializer = ir.Constant(dty, list(shape) or [0])
+            dims.global_constant = True
+            dims.linkage = "internal"
+            b.call(incref, [descr])
+            arr = b.call(empty, [ir.Constant(I32, len(shape)), dims, descr, ir.Constant(I32, 0)])
+            failed = fn.append_basic_block(f"nomem{j}")
+            fine = fn.append_basic_block(f"out{j}")
+            b.cbranch(b.icmp_unsigned("==", arr, null), failed, fine)
+            b.position_at_end(failed)              # MemoryError is set: release, return
+            for o in made:
+                b.call(decref, [o])
+            b.ret(null)
+            b.position_at_end(fine)
+            made.append(arr)
+            datas.append(self._data_ptr(arr, b))
+            results.append(arr)
+        arena = ab.alloca(ir.ArrayType(I8, self.abi.arena_size))
+        arena.type = PTR
+        arena.align = 64
+        rc = self._call_entry(b, entry, vals + datas + [arena],
+                              [o for p, o in zip(self.abi.params, objs) if p.kind == "array"])
+        branch_unless(b.icmp_signed("==", rc, ir.Constant(I32, 0)), "ok")
+        objs_out = []
+        for t, r in zip(self.abi.outputs, results):
+            if not t.weak:
+                objs_out.append(r)
+                continue
+            k = kd(t).kind
+            if k == "f":
+                o = b.call(self.declare("jg_PyFloat_FromDouble", PTR, [F64]),
+                           [b.load(r, typ=F64)])
+            elif k == "b":
+                o = b.call(self.declare("jg_PyBool_FromLong", PTR, [I64]),
+                           [b.zext(b.load(r, typ=I8), I64)])
+            else:
+                o = b.call(self.declare("jg_PyLong_FromLongLong", PTR, [I64]),
+                           [b.load(r, typ=I64)])
+            failed = fn.append_basic_block("noscalar")
+            fine = fn.append_basic_block("scalar")
+            b.cbranch(b.icmp_unsigned("==", o, null), failed, fine)
+            b.position_at_end(failed)
+            for x in made:
+                b.call(decref, [x])
+            b.ret(null)
+            b.position_at_end(fine)
+            made.append(o)
+            objs_out.append(o)
+        lst = b.call(self.declare("jg_PyList_New", PTR, [I64]),
+                     [ir.Constant(I64, len(objs_out))])
+        failed = fn.append_basic_block("nolist")
+        fine = fn.append_basic_block("list")
+        b.cbranch(b.icmp_unsigned("==", lst, null), failed, fine)
+        b.position_at_end(failed)
+        for x in made:
+            b.call(decref, [x])
+        b.ret(null)
+        b.position_at_end(fine)
+        if objs_out:                               # PyList_SET_ITEM: the list takes them
+            slots = self._field(lst, OFF_SEQ_ITEMS, PTR, b)
+            for j, o in enumerate(objs_out):
+                b.store(o, b.gep(slots, [ir.Constant(I64, j)], source_etype=PTR))
+        b.ret(lst)
+
+    def _py_wrapper(self, entry: ir.Function) -> None:
+        """PyObject *<entry>_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs):
+        the entry as a CPython METH_FASTCALL builtin (llvm_jit makes the function object
+        with PyCFunction_NewEx), so a call costs what calling a builtin costs instead of
+        ctypes' per-argument conversions (0.3 us for three). args: the params (arrays as
+        objects; weak scalars as exact float / int / bool objects, any other type answers
+        -(k+1) so that the caller converts it), the output arrays, the arena array (both
+        made by llvm_jit's Python side). Returns the entry's code as an int. Calls moving
+        more than PY_BIG_CALL_BYTES release the GIL around the entry (the worker pool
+        never needs it)."""
+        fn = ir.Function(self.module, ir.FunctionType(PTR, [PTR, PTR, I64]),
+                         f"{self.abi.fn_name}_py")
+        args, nargs = fn.args[1], fn.args[2]
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        py_long = self.declare("jg_PyLong_FromLong", PTR, [I64])
+
+        def give(code: int | ir.Value) -> None:
+            v = ir.Constant(I64, code) if isinstance(code, int) else b.sext(code, I64)
+            b.ret(b.call(py_long, [v]))
+
+        nparams = len(self.g.params)
+        total = nparams + len(self.g.results) + 1
+        ok = fn.append_basic_block("arity")
+        bad = fn.append_basic_block("arity.no")
+        b.cbranch(b.icmp_signed("==", nargs, ir.Constant(I64, total)), ok, bad)
+        b.position_at_end(bad)
+        give(-(nparams + 1))
+        b.position_at_end(ok)
+        objs = [b.load(b.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR)
+                for i in range(total)]
+        vals = self._weak_args(b, fn, objs[:nparams], lambda k: give(-(k + 1)))
+        vals += [self._data_ptr(o, b) for o in objs[nparams:]]
+        give(self._call_entry(b, entry, vals))
 
     def leave(self, code: ir.Value) -> None:
         """Branch to the exit block with a return code (the current block ends here)."""
@@ -521,7 +815,8 @@ class Lowerer:
     def loop(self, n: int | ir.Value, name: str = "i", start: ir.Value | None = None,
              end: ir.Value | None = None) -> Iterator[ir.Value]:
         """for i in range(n), n > 0 (static), or range(start, end) with start < end.
-        Rotated (do-while) form: what LLVM's vectorizer expects."""
+        Rotated (do-while) form: what LLVM's vectorizer expects. An innermost loop with
+        a long body asks for interleaving (see HEAVY_LOOP_INSTRS)."""
         b = self.b
         nv = end if end is not None else (n if isinstance(n, ir.Value) else ir.Constant(I64, n))
         pre = b.block
@@ -530,11 +825,18 @@ class Lowerer:
         b.position_at_end(body)
         i = b.phi(I64, name)
         i.add_incoming(start if start is not None else ir.Constant(I64, 0), pre)
+        self._loops_made = getattr(self, "_loops_made", 0) + 1
+        made = self._loops_made
         yield i
         nxt = b.add(i, ir.Constant(I64, 1), flags=("nuw", "nsw"))
         i.add_incoming(nxt, b.block)
         end = self.fn.append_basic_block("endloop")
-        b.cbranch(b.icmp_signed("<", nxt, nv), body, end)
+        br = b.cbranch(b.icmp_signed("<", nxt, nv), body, end)
+        if self._loops_made == made:          # innermost: no loop was made inside
+            blocks = self.fn.blocks[self.fn.blocks.index(body):]
+            if sum(len(bb.instructions) for bb in blocks) >= HEAVY_LOOP_INSTRS:
+                br.set_metadata(INTERLEAVE_MD, self.module.add_metadata(
+                    [ir.Constant(I32, HEAVY_LOOP_INTERLEAVE)]))
         b.position_at_end(end)
 
     def kernel(self, shape: Sequence[int], ins: Sequence[Arr],
@@ -634,6 +936,12 @@ class Lowerer:
         red_views = ops[nin + nout:]
         reg_mode = bool(reds) and nd > 0 and all(v.strides[-1] == 0 for v in red_views)
         slots = [self.alloca(reg_type(r.store.dtype)) for r in reds] if reg_mode else []
+        # float max/min accumulated in registers: plain maxnum/minnum (one instruction,
+        # vectorizes as a reduction) plus an "any NaN" flag, applied once the inner loop
+        # is done. maxnum is `nnan`: after a NaN its value is poison, but then the flag
+        # selects NaN instead (the exact llvm.maximum costs six instructions per vector)
+        nan_slots = [self.alloca(I1) if reg_mode and r.kind in ("max", "min")
+                     and r.store.dtype.kind == "f" else None for r in reds]
         b = self.b
 
         hoisted: dict[int, ir.Value] = {}
@@ -657,7 +965,14 @@ class Lowerer:
             for k, (r, a, o, v) in enumerate(zip(reds, red_views, offs[nin + nout:],
                                                  res[nout:])):
                 v = self.cast(v, r.src, r.store.dtype)
-                if reg_mode:
+                if nan_slots[k] is not None:
+                    ty = reg_type(r.store.dtype)
+                    f = self.intrinsic("llvm.maxnum" if r.kind == "max" else "llvm.minnum", ty, 2)
+                    b.store(b.call(f, [b.load(slots[k], typ=ty), v], fastmath=("nnan", "nsz")),
+                            slots[k])
+                    b.store(b.or_(b.load(nan_slots[k], typ=I1), b.fcmp_unordered("uno", v, v)),
+                            nan_slots[k])
+                elif reg_mode:
                     b.store(_combine(self, r.kind, r.store.dtype, b.load(slots[k],
                             typ=reg_type(r.store.dtype)), v), slots[k])
                 else:
@@ -676,8 +991,10 @@ class Lowerer:
                     if a.strides[d] == 0 and a.splat is None:
                         hoisted[k] = self.load(a, offs[k])
             if inner:
-                for r, s in zip(reds, slots):
+                for r, s, ns in zip(reds, slots, nan_slots):
                     b.store(_identity(self, r.kind, r.store.dtype), s)
+                    if ns is not None:
+                        b.store(ir.Constant(I1, 0), ns)
             rng = dim0 if (d == 0 and dim0 is not None) else None
             with self.loop(cshape[d], start=rng[0] if rng else None,
                            end=rng[1] if rng else None) as i:
@@ -685,8 +1002,11 @@ class Lowerer:
                             b.add(o, b.mul(i, ir.Constant(I64, a.strides[d])))
                             for a, o in zip(ops, offs)])
             if inner:
-                for r, a, o, s in zip(reds, red_views, offs[nin + nout:], slots):
+                for r, a, o, s, ns in zip(reds, red_views, offs[nin + nout:], slots, nan_slots):
                     acc = b.load(s, typ=reg_type(r.store.dtype))
+                    if ns is not None:
+                        acc = b.select(b.load(ns, typ=I1), ir.Constant(acc.type, float("nan")),
+                                       acc)
                     self.store(a, o, _combine(self, r.kind, r.store.dtype, self.load(a, o), acc))
 
         rec(0, [ir.Constant(I64, 0)] * len(ops))
@@ -729,6 +1049,9 @@ class Lowerer:
         fn = ir.Function(self.module, ir.FunctionType(I32, [PTR, I64, I64]),
                          f"{self.abi.fn_name}.par{self._nfuncs}")
         fn.linkage = "internal"
+        # kept out of line: inlined into the caller's chunk-0 call, its loops would
+        # compete for registers with the thread-spawning code around it
+        fn.attributes.add("noinline")
         saved = (self.fn, self.b, self.ab, self.arena, self.exit_bb, self.exit_code,
                  self.threads_ok)
         self.fn = fn
@@ -1066,12 +1389,14 @@ def _combine(lw: Lowerer, kind: str, dt: np.dtype, acc: ir.Value, v: ir.Value) -
 
 
 def lower_graph(g: Graph, fn_name: str | None = None, blas_int: int | None = None,
-                threads: bool = True) -> tuple[ir.Module, EntryABI]:
+                threads: bool = True, vector_ldexp: bool = False
+                ) -> tuple[ir.Module, EntryABI]:
     """The pure entry point: typed graph -> (module, ABI). `blas_int` is the integer
     width of the BLAS that jg_sgemm/jg_dgemm will resolve to (None: no BLAS calls);
-    `threads`: big loop nests may be split across threads (jg_num_threads at run time)."""
+    `threads`: big loop nests may be split across threads (jg_num_threads at run time);
+    `vector_ldexp`: the target has a vector ldexp instruction (AVX-512's vscalef)."""
     name = fn_name or f"jg_{_clean(g.name)}_{graph_key(g)}"
-    return Lowerer(g, name, blas_int, threads).lower()
+    return Lowerer(g, name, blas_int, threads, vector_ldexp).lower()
 
 
 def _clean(s: str) -> str:

@@ -8,10 +8,14 @@ over the whole range): a few ulp in float64; float32 sin/cos/pow are computed in
 and rounded once, the rest in float32 with float32 polynomials. Special values follow C99
 (which is what NumPy gives): inf, -inf, nan, -0.0, overflow to inf, gradual underflow.
 
-Method: Cody-Waite reduction to |r| <= ln2/2 and a polynomial for exp/expm1 (2^k built in
-the exponent bits, in two factors so subnormal and overflowing results round once);
-fdlibm's s = f/(2+f) series for log; tanh from expm1; sin/cos reduced by a three-part
-pi/2 with FMA; pow = exp(y*log|x|) carried in double-double in float64.
+Method: Cody-Waite reduction to |r| <= ln2/2 and a polynomial for exp/expm1: k rounds by
+adding 1.5*2^mant in one FMA, so k's integer sits in the low bits of that sum (no round or
+convert instruction); 2^k is built in the exponent bits, scaled by ldexp where the target
+does that in one instruction (AVX-512's vscalef: subnormal and overflowing results round
+once), else in two factors. float32 uses minimax polynomials (exp degree 6, expm1 degree
+6). fdlibm's s = f/(2+f) series for log; tanh = em / (em + 2), em = expm1(2|x|) (one
+division, no cancellation near 0); sin/cos reduced by a three-part pi/2 with FMA;
+pow = exp(y*log|x|) carried in double-double in float64.
 
 sin/cos arguments beyond REDUCE_LIMIT need a wider reduction: inside a kernel the fast
 code marks them (`Lowerer.guards`), and the kernel reruns the whole loop nest in exact mode
@@ -110,6 +114,12 @@ class _F:
     def abs(self, a: ir.Value) -> ir.Value:
         return self.call("llvm.fabs", a)
 
+    def clamp_nan(self, x: ir.Value, lo: float, hi: float) -> ir.Value:
+        """x into [lo, hi], NaN stays NaN (one min and one max instruction each: the
+        comparisons are false for NaN, so the select keeps x)."""
+        x = self.sel(self.gt(x, self.c(hi)), self.c(hi), x)
+        return self.sel(self.lt(x, self.c(lo)), self.c(lo), x)
+
     def clamp(self, x: ir.Value, lo: float, hi: float) -> ir.Value:
         """x into [lo, hi]; NaN becomes lo (callers patch NaN back in afterwards)."""
         x = self.sel(self.b.fcmp_ordered(">=", x, self.c(lo)), x, self.c(lo))
@@ -129,10 +139,59 @@ class _F:
         n1 = self.b.ashr(n, self.ic(1))
         return self.mul(self.mul(p, self.pow2(n1)), self.pow2(self.b.sub(n, n1)))
 
+    # k = round(x / ln2) by the shifter: fma(x, 1/ln2, 1.5*2^mant) rounds the exact
+    # product to an integer (nearest even); k sits in the sum's low mantissa bits
+    @property
+    def shifter(self) -> float:
+        return 1.5 * 2.0 ** self.mant
+
+    def reduce_ln2(self, x: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """x = k*ln2 + r, |r| <= ln2/2, for |x| < 2^(mant-2): (j, r) with k in j's low
+        bits (see k_of, pow2_of)."""
+        sh = self.c(self.shifter)
+        j = self.fma(x, self.c(1.4426950408889634), sh)
+        kf = self.sub(j, sh)
+        hi, lo = (_LN2_HI, _LN2_LO) if self.bits == 64 else (_LN2_HI_F, _LN2_LO_F)
+        return j, self.fma(kf, self.c(-lo), self.fma(kf, self.c(-hi), x))
+
+    def k_of(self, j: ir.Value) -> ir.Value:
+        """The integer k of reduce_ln2 (i32: what ldexp takes; the shifter's low 32 bits
+        are zero in float64)."""
+        b = self.b
+        bits = b.bitcast(j, self.ity)
+        if self.bits == 64:
+            return b.trunc(bits, ir.IntType(32))
+        return b.sub(bits, self.ic(int(np.float32(self.shifter).view(np.int32))))
+
+    def pow2_of(self, j: ir.Value) -> ir.Value:
+        """2^k for the k of reduce_ln2, k in the normal exponent range: shifting j's bits
+        up by the mantissa width drops the shifter's and leaves k in the exponent field."""
+        e = self.b.add(self.b.shl(self.b.bitcast(j, self.ity), self.ic(self.mant)),
+                       self.ic(self.bias << self.mant))
+        return self.b.bitcast(e, self.ty)
+
+    def ldexp_j(self, p: ir.Value, j: ir.Value) -> ir.Value:
+        """p * 2^k (k of reduce_ln2, |k| <= 1100), rounded once, inf on overflow:
+        llvm.ldexp where the target has it as one vector instruction, else scale()."""
+        k = self.k_of(j)
+        if getattr(self.lw, "vector_ldexp", False):
+            i32 = ir.IntType(32)
+            f = self.lw.declare(f"llvm.ldexp.{'f64' if self.bits == 64 else 'f32'}.i32",
+                                self.ty, [self.ty, i32])
+            return self.lw.call(f, [p, k])
+        if self.bits == 64:
+            k = self.b.sext(k, self.ity)
+        return self.scale(p, k)
+
 
 # ---------------------------------------------------------------------- exp and expm1
 _EXP_C64 = [1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(14)]
-_EXP_C32 = _EXP_C64[:8]
+# float32 minimax on |r| <= ln2/2 (relative error): exp(r) ~ 1 + c1 r + ... + c6 r^6
+# (2e-9), expm1(r) ~ r + r^2 (c2 + ... + c6 r^4) (1.3e-8)
+_EXP_M32 = [1.0, 1.0, 0.4999999403953552, 0.16666431725025177, 0.04166800156235695,
+            0.008374162949621677, 0.001384364441037178]
+_EXPM1_M32 = [0.4999999701976776, 0.1666654348373413, 0.04166720062494278,
+              0.008366520516574383, 0.0013882521307095885]
 
 
 def _reduce_ln2(f: _F, x: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -144,20 +203,25 @@ def _reduce_ln2(f: _F, x: ir.Value) -> tuple[ir.Value, ir.Value]:
 
 
 def _exp(f: _F, x: ir.Value) -> ir.Value:
+    """Clamped where exp is 0 or inf anyway (NaN passes through every step)."""
     lo, hi = (-746.0, 710.0) if f.bits == 64 else (-104.0, 89.0)
-    k, r = _reduce_ln2(f, f.clamp(x, lo, hi))
-    p = f.poly(r, _EXP_C64 if f.bits == 64 else _EXP_C32)
-    return f.sel(f.isnan(x), x, f.scale(p, f.toint(k)))
+    j, r = f.reduce_ln2(f.clamp_nan(x, lo, hi))
+    p = f.poly(r, _EXP_C64 if f.bits == 64 else _EXP_M32)
+    return f.ldexp_j(p, j)
+
+
+def _expm1_r(f: _F, r: ir.Value) -> ir.Value:
+    """expm1(r) for |r| <= ln2/2: r + r^2 (1/2 + r/6 + ...)."""
+    coeffs = _EXP_C64[2:] if f.bits == 64 else _EXPM1_M32
+    return f.fma(f.mul(r, r), f.poly(r, coeffs), r)
 
 
 def _expm1_core(f: _F, x: ir.Value) -> ir.Value:
     """expm1 for x in [lo, big]: 2^k * expm1(r) + (2^k - 1), exact when k == 0."""
     lo, big = (-60.0, 40.0) if f.bits == 64 else (-30.0, 20.0)
-    k, r = _reduce_ln2(f, f.clamp(x, lo, big))
-    coeffs = _EXP_C64[2:] if f.bits == 64 else _EXP_C32[2:]
-    em = f.fma(f.mul(r, r), f.poly(r, coeffs), r)      # r + r^2 (1/2 + r/6 + ...)
-    s = f.pow2(f.toint(k))
-    return f.fma(s, em, f.sub(s, f.c(1.0)))
+    j, r = f.reduce_ln2(f.clamp(x, lo, big))
+    s = f.pow2_of(j)
+    return f.fma(s, _expm1_r(f, r), f.sub(s, f.c(1.0)))
 
 
 def _expm1(f: _F, x: ir.Value) -> ir.Value:
@@ -168,16 +232,33 @@ def _expm1(f: _F, x: ir.Value) -> ir.Value:
 
 
 def _tanh(f: _F, x: ir.Value) -> ir.Value:
-    """tanh|x| = em / (em + 2), em = expm1(2|x|), |x| capped where tanh rounds to 1."""
+    """tanh|x| = em / (em + 2), em = expm1(2|x|), |x| capped where tanh rounds to 1.
+    NaN passes through every step (a NaN j gives a finite 2^k: NaN * it stays NaN);
+    -0.0 keeps its sign through the copysign.
+
+    float32 reduces with one FMA by ln2 rounded to float32: r is then off by up to
+    k * 2e-9, but tanh's sensitivity to z = 2|x| (sech^2 / 2) falls faster than k grows,
+    so the result moves by far less than an ulp; its polynomial runs in Estrin form
+    (shorter dependency chain, same FMA count)."""
     big = 20.0 if f.bits == 64 else 9.5
-    ax = f.call("llvm.minnum", f.abs(x), f.c(big))      # NaN -> big, patched below
-    k, r = _reduce_ln2(f, f.mul(ax, f.c(2.0)))
-    coeffs = _EXP_C64[2:] if f.bits == 64 else _EXP_C32[2:]
-    em = f.fma(f.mul(r, r), f.poly(r, coeffs), r)
-    s = f.pow2(f.toint(k))
-    em = f.fma(s, em, f.sub(s, f.c(1.0)))
-    t = f.call("llvm.copysign", f.div(em, f.add(em, f.c(2.0))), x)
-    return f.sel(f.isnan(x), x, t)
+    ax = f.abs(x)
+    ax = f.sel(f.gt(ax, f.c(big)), f.c(big), ax)
+    z = f.add(ax, ax)
+    if f.bits == 64:
+        j, r = f.reduce_ln2(z)
+        er = _expm1_r(f, r)
+    else:
+        sh = f.c(f.shifter)
+        j = f.fma(z, f.c(1.4426950408889634), sh)
+        r = f.fma(f.sub(j, sh), f.c(-0.6931471805599453), z)
+        r2 = f.mul(r, r)
+        c2, c3, c4, c5, c6 = _EXPM1_M32
+        lo = f.fma(f.c(c3), r, f.c(c2))
+        hi = f.fma(f.c(c6), r2, f.fma(f.c(c5), r, f.c(c4)))
+        er = f.fma(r2, f.fma(hi, r2, lo), r)
+    s = f.pow2_of(j)
+    em = f.fma(s, er, f.sub(s, f.c(1.0)))
+    return f.call("llvm.copysign", f.div(em, f.add(em, f.c(2.0))), x)
 
 
 # ---------------------------------------------------------------------- log and log1p

@@ -23,7 +23,7 @@ from llvmlite import ir
 
 from ..ir.graph import Block, Node, Value
 from ..ops import OPS
-from .llvm_lower import I64, Arr, Lowerer, contiguous_strides, kd, ks, size_of
+from .llvm_lower import I32, I64, PTR, Arr, Lowerer, contiguous_strides, kd, ks, mem_type, size_of
 
 MAX_ROW_BYTES = 1 << 16        # a row buffer bigger than this stays a full array
 
@@ -119,6 +119,8 @@ def lower_group(lw: Lowerer, block: Block, group: Sequence[Node], after: Sequenc
         saved_env = {v: lw.env.get(v) for v in local}
         lw.env.update(local)
         for idx in _rows(lw, outer, lo, hi):
+            _prefetch_next_row(lw, [a for v, a in local.items()
+                                    if ks(v.type)[:len(outer)] == outer], outer, idx)
             lw.row = (outer, idx)
             lw.row_dest = dict(ldests)
             lw.row_temps = {v: _row_buffer(lw, v, outer) for v in row_temps}
@@ -150,6 +152,38 @@ def lower_group(lw: Lowerer, block: Block, group: Sequence[Node], after: Sequenc
     for v in made:
         if v in dests:
             lw.env[v] = dests[v]
+
+
+PREFETCH_MIN_ROW_BYTES = 1024   # shorter rows stream well on the hardware prefetchers
+
+
+def _prefetch_next_row(lw: Lowerer, reads: Sequence[Arr], outer: tuple[int, ...],
+                       idx: list[ir.Value]) -> None:
+    """Software prefetch of the next row of every full-size input whose rows are
+    contiguous, one prefetch per cache line, issued as this row starts. The hardware
+    prefetchers run ahead of demand loads only, and while a row's passes work in L1
+    there are none: without this, each row's first pass waits on memory (softmax on
+    (4096, 1024) float32: 1.5 -> 1.2 ms on one Zen 5 core). Prefetching the output rows
+    too (prefetchw) measured slower. A prefetch never faults, so the address may lie past
+    the end of the array (a GEP without inbounds: no poison)."""
+    b = lw.b
+    k = len(outer)
+    for a in reads:
+        if a.splat is not None or a.ptr is None or len(a.shape) <= k or not a.strides[k - 1]:
+            continue
+        nbytes = size_of(a.shape[k:]) * a.dtype.itemsize
+        if not Arr(a.dtype, a.shape[k:], a.strides[k:]).is_contig() \
+                or nbytes < PREFETCH_MIN_ROW_BYTES:
+            continue
+        off: ir.Value = ir.Constant(I64, a.strides[k - 1])       # one step of the last
+        for i, st in zip(idx, a.strides[:k]):                      # outer index on
+            if st:
+                off = b.add(off, b.mul(i, ir.Constant(I64, st)))
+        base = b.gep(a.ptr, [off], source_etype=mem_type(a.dtype))
+        pf = lw.declare("llvm.prefetch.p0", ir.VoidType(), [PTR, I32, I32, I32])
+        with lw.loop((nbytes + 63) // 64, name="pf") as j:
+            p = b.gep(base, [b.mul(j, ir.Constant(I64, 64))], source_etype=ir.IntType(8))
+            b.call(pf, [p, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
 
 
 def _imported(a: Arr, imp: Any) -> Arr:
