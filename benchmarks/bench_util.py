@@ -31,6 +31,22 @@ def median_time(f: Callable[[], Any], repeat: int = 30, number: int = 1,
     return statistics.median(ts)
 
 
+def interleaved(fns: dict[Any, Callable[[], Any]], rounds: int = 7, repeat: int = 10,
+                number: int = 1, warmup: float = 0.1,
+                setup: dict[Any, Callable[[], Any]] | None = None) -> dict[Any, float]:
+    """Median seconds per call of each function, measured in `rounds` alternating rounds
+    (each a median_time of `repeat` timings; setup[k](), if given, runs before each of
+    k's, untimed): a floor and the code compared with it see the same machine state, so a
+    neighbour's burst of work shifts both, not their ratio."""
+    per: dict[Any, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            if setup and k in setup:
+                setup[k]()
+            per[k].append(median_time(f, repeat=repeat, number=number, warmup=warmup))
+    return {k: statistics.median(v) for k, v in per.items()}
+
+
 def ensure_fusion() -> bool:
     """True if the pipeline fuses (adding passes/fuse.py at its end if it is missing)."""
     from jitgraph.passes import PIPELINE
