@@ -293,6 +293,21 @@ class Lowerer:
         self.row_temps: dict[Value, Arr] = {}
 
     # ---------------------------------------------------------------- entry function
+    def _open_function(self, fn: ir.Function) -> None:
+        """Start emitting into fn: an "allocas" block (the arena pointer and every stack
+        slot, so LLVM promotes them) that falls into "start", where self.b writes; and the
+        "exit" block, which every way out (success, failed argument check, run-time error)
+        passes, where per-call resources such as tapes are released."""
+        self.fn = fn
+        allocas = fn.append_basic_block("allocas")
+        start = fn.append_basic_block("start")
+        self.ab = ir.IRBuilder(allocas)
+        self.ab.branch(start)
+        self.ab.position_at_start(allocas)
+        self.b = ir.IRBuilder(start)
+        self.exit_bb = fn.append_basic_block("exit")
+        self.exit_code = ir.IRBuilder(self.exit_bb).phi(I32, "code")
+
     def lower(self) -> tuple[ir.Module, EntryABI]:
         g = self.g
         argtys: list[ir.Type] = []
@@ -306,17 +321,7 @@ class Lowerer:
                 argtys.append(PTR)
         argtys += [PTR] * len(g.results) + [PTR]
         fn = ir.Function(self.module, ir.FunctionType(I32, argtys), self.abi.fn_name)
-        self.fn = fn
-        allocas = fn.append_basic_block("allocas")
-        start = fn.append_basic_block("start")
-        self.ab = ir.IRBuilder(allocas)
-        self.ab.branch(start)
-        self.ab.position_at_start(allocas)
-        self.b = ir.IRBuilder(start)
-        # every way out (success, failed argument check, run-time error) passes the exit
-        # block, where per-call resources (tapes) are released
-        self.exit_bb = fn.append_basic_block("exit")
-        self.exit_code = ir.IRBuilder(self.exit_bb).phi(I32, "code")
+        self._open_function(fn)
         self.cleanups: list[Callable[[ir.IRBuilder], None]] = []
         nparams = len(g.params)
         # the arena pointer and every temporary's address live in the first block, which
@@ -1054,15 +1059,7 @@ class Lowerer:
         fn.attributes.add("noinline")
         saved = (self.fn, self.b, self.ab, self.arena, self.exit_bb, self.exit_code,
                  self.threads_ok)
-        self.fn = fn
-        allocas = fn.append_basic_block("allocas")
-        start = fn.append_basic_block("start")
-        self.ab = ir.IRBuilder(allocas)
-        self.ab.branch(start)
-        self.ab.position_at_start(allocas)
-        self.b = ir.IRBuilder(start)
-        self.exit_bb = fn.append_basic_block("exit")
-        self.exit_code = ir.IRBuilder(self.exit_bb).phi(I32, "code")
+        self._open_function(fn)
         self.threads_ok = False
         got = [self.ab.load(self.ab.gep(fn.args[0], [ir.Constant(I64, k)], source_etype=I64),
                             typ=v.type) for k, v in enumerate(imports)]
