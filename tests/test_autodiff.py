@@ -106,23 +106,30 @@ def grad(g: Graph, args: Sequence[Any], argnums: Sequence[int],
     return out[:n], out[n:]
 
 
-def numgrad(g: Graph, args: Sequence[Any], i: int, output_index: int = 0,
-            eps: float = 1e-6) -> np.ndarray:
-    """Central differences of g's output with respect to args[i] (float64)."""
-    x = np.array(args[i], dtype=np.float64)
+def central_diff(f: Callable[[np.ndarray], float], x0: Any, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar function f at x0 (in float64)."""
+    x = np.array(x0, dtype=np.float64)
     out = np.zeros(x.shape)
     for idx in np.ndindex(x.shape):
         vals = []
         for s in (1, -1):
             xx = x.copy()
             xx[idx] += s * eps
-            a = list(args)
-            a[i] = xx.astype(np.asarray(args[i]).dtype) if np.ndim(args[i]) else (
-                type(args[i])(xx) if isinstance(args[i], float) else xx.astype(
-                    np.asarray(args[i]).dtype))
-            vals.append(float(run(g, *a)[output_index]))
+            vals.append(f(xx))
         out[idx] = (vals[0] - vals[1]) / (2 * eps)
     return out
+
+
+def numgrad(g: Graph, args: Sequence[Any], i: int, output_index: int = 0,
+            eps: float = 1e-6) -> np.ndarray:
+    """Central differences of g's output with respect to args[i] (float64)."""
+    def f(xx: np.ndarray) -> float:
+        a = list(args)
+        a[i] = xx.astype(np.asarray(args[i]).dtype) if np.ndim(args[i]) else (
+            type(args[i])(xx) if isinstance(args[i], float) else xx.astype(
+                np.asarray(args[i]).dtype))
+        return float(run(g, *a)[output_index])
+    return central_diff(f, args[i], eps)
 
 
 def check_grad(g: Graph, args: Sequence[Any], argnums: Sequence[int],
@@ -863,17 +870,11 @@ needs_frontend = pytest.mark.skipif(not hasattr(jg, "grad") or not hasattr(jg, "
 def eager_numgrad(fn: Callable[..., Any], args: Sequence[Any], i: int,
                   eps: float = 1e-6) -> Any:
     """Central differences of the plain Python function (the eager reference)."""
-    x = np.array(args[i], dtype=np.float64)
-    out = np.zeros(x.shape)
-    for idx in np.ndindex(x.shape):
-        vals = []
-        for s in (1, -1):
-            xx = x.copy()
-            xx[idx] += s * eps
-            a = list(args)
-            a[i] = float(xx) if isinstance(args[i], float) else xx
-            vals.append(float(fn(*a)))
-        out[idx] = (vals[0] - vals[1]) / (2 * eps)
+    def f(xx: np.ndarray) -> float:
+        a = list(args)
+        a[i] = float(xx) if isinstance(args[i], float) else xx
+        return float(fn(*a))
+    out = central_diff(f, args[i], eps)
     return float(out) if isinstance(args[i], float) else out
 
 
