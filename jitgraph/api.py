@@ -174,6 +174,7 @@ class ScriptFunction:
         self._names = list(self._sig.parameters)
         self._cache: dict[tuple, Specialization] = {}
         self._last_key: tuple | None = None
+        self._fast: tuple[Specialization, tuple] | None = None   # the last signature
         self._graph: Graph | None = None
         self._check()
 
@@ -206,6 +207,22 @@ class ScriptFunction:
         # inline, everything else through _arg_key.
         if not _enabled or config.DISABLE:
             return self._call_disabled(*args, **kwargs)
+        fast = self._fast
+        if fast is not None and not kwargs and len(args) == len(fast[1]):
+            # the last signature again (a training loop's every step): compared argument
+            # by argument, no key built or hashed; the dtype identity test only ever
+            # misses (to the full lookup below), it cannot match a different dtype
+            for a, k in zip(args, fast[1]):
+                t = type(a)
+                if t is _ndarray:
+                    if k.__class__ is not tuple or a.dtype is not k[0] or a.shape != k[1]:
+                        break
+                elif t is not k:
+                    break
+            else:
+                entry = fast[0]
+                return entry.finish(entry.run(args if entry.all_params
+                                              else [args[i] for i in entry.param_idx]))
         if kwargs or len(args) != self._nargs:
             args = self._bind(args, kwargs)
         key = tuple([(a.dtype, a.shape) if type(a) is _ndarray else _arg_key(a)
@@ -215,6 +232,10 @@ class ScriptFunction:
         entry = self._cache.get(key)
         if entry is None:
             entry = self._specialize(args, key)
+        if not self.static_argnums and all(
+                k in (float, int, bool) or (k.__class__ is tuple and len(k) == 2
+                                            and isinstance(k[0], np.dtype)) for k in key):
+            self._fast = (entry, key)
         return entry.finish(entry.run(args if entry.all_params
                                       else [args[i] for i in entry.param_idx]))
 
@@ -294,6 +315,7 @@ class ScriptFunction:
                 if more == self.static_argnums:
                     raise
                 self.static_argnums = more
+                self._fast = None
                 key = self._static_key(tuple(map(_arg_key, args)), args)
                 if key in self._cache:
                     return self._cache[key]
@@ -398,6 +420,7 @@ class GradFunction(ScriptFunction):
         self._names = target._names
         self._cache = {}
         self._last_key = None
+        self._fast = None
         self._graph = None
         prefix = "value_and_grad" if with_value else "grad"
         self.__name__ = f"{prefix}_{target.__name__}"

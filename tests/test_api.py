@@ -451,3 +451,22 @@ def test_auto_backend_is_quiet_without_gpu():
         if not _cuda_usable():
             r = f(arr(3))
             np.testing.assert_allclose(r, arr(3) + 1.0)
+
+
+def test_last_signature_fast_path_tells_signatures_apart() -> None:
+    """Calls alternate dtypes, shapes and Python scalar types: each gets its own result
+    type, as eager NumPy gives (the last-signature shortcut must never reuse the wrong
+    specialization)."""
+    @jg.script
+    def f(x, y):
+        return x * y
+
+    a32 = np.arange(3, dtype=np.float32)
+    calls = [(a32, 2.0), (a32, 2.0), (a32.astype(np.float64), 2.0), (a32, 2),
+             (np.arange(4, dtype=np.float32), 2.0), (a32, True), (a32[::-1], 2.0),
+             (np.float32(1.5), 2.0), (np.array(1.5, np.float32), 2.0),
+             (a32.astype(np.int64), 3), (a32.astype(np.int64), 3.0), (a32, 2.0)]
+    for x, y in calls:
+        r, e = f(x, y), f.eager(x, y)
+        assert type(r) is type(e) and r.dtype == e.dtype and r.shape == e.shape, (x, y)
+        np.testing.assert_allclose(r, e, rtol=1e-6)
