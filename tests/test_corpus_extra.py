@@ -80,9 +80,6 @@ EAGER_XFAIL: dict[tuple[str, str | None], str] = {
 GRAD_XFAIL: dict[tuple[str, str | None], str] = {
 }
 FALLBACK_XFAIL: dict[str, str] = {
-    "cumulative_returns": "llvm_ops.py: no lowering for cumsum/cumprod; cpu falls back to interp",
-    "nll_fancy_index": ("llvm_ops.py: getitem with more than one array index "
-                        "(logp[np.arange(n), labels]) is not lowered; cpu falls back to interp"),
 }
 
 

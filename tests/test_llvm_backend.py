@@ -93,9 +93,10 @@ def try_build(params: Sequence[TensorType], body: Callable[..., Any], name: str 
         g = build(params, body, name)
     except JitTypeError:
         return None
-    # float16 (NumPy's answer for e.g. sqrt of bool) is not lowered: check() says so
+    # float16 (NumPy's answer for e.g. sqrt of bool) is lowered too; test_llvm_gaps.py
+    # compares it with NumPy at float16's tolerance
     if any(v.type.dtype == np.float16 for v in g.results):
-        assert any("float16" in r for r in CPU.check(g))
+        assert CPU.check(g) == [], CPU.check(g)
         return None
     return g
 

@@ -24,7 +24,7 @@ from ..ir.graph import Graph
 from .base import CompiledFn, Unsupported
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                    "uint64", "float32", "float64")
+                    "uint64", "float16", "float32", "float64")
 CACHE_MAGIC = b"JGOBJ1\n"
 
 

@@ -45,6 +45,7 @@ from ..types import TensorType
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
+HALF = ir.HalfType()        # float16 in memory only; its registers are float (see reg_type)
 PTR = ir.PointerType()
 
 # NumPy 2 / CPython 3 object layout (PyArrayObject_fields, PyArray_Descr); llvm_jit
@@ -114,18 +115,38 @@ def ks(t: TensorType) -> tuple[int, ...]:
 
 
 def supported_dtype(dt: np.dtype | None) -> bool:
-    return dt is not None and dt.kind in SUPPORTED_KINDS and dt.itemsize in (1, 2, 4, 8) \
-        and not (dt.kind == "f" and dt.itemsize < 4)
+    return dt is not None and dt.kind in SUPPORTED_KINDS and dt.itemsize in (1, 2, 4, 8)
 
 
 def mem_type(dt: np.dtype) -> ir.Type:
     if dt.kind == "f":
-        return F32 if dt.itemsize == 4 else F64
+        return {2: HALF, 4: F32}.get(dt.itemsize, F64)
     return ir.IntType(8 * dt.itemsize)
 
 
 def reg_type(dt: np.dtype) -> ir.Type:
-    return I1 if dt.kind == "b" else mem_type(dt)
+    """The register type of a dtype: bool is i1; float16 is computed in float (load
+    extends, store rounds), as NumPy's float16 loops do."""
+    if dt.kind == "b":
+        return I1
+    return F32 if dt.kind == "f" and dt.itemsize == 2 else mem_type(dt)
+
+
+def round_half(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """A float or double register rounded once to float16, held as float. A double is
+    first narrowed with round-to-odd (exact for the second rounding: 24 >= 11 + 2 bits),
+    since x86 lowers double -> half to a libcall that the JIT does not provide."""
+    if v.type == F64:
+        t = b.fptrunc(v, F32)
+        back = b.fpext(t, F64)
+        inexact = b.fcmp_ordered("!=", back, v)
+        neg = b.fcmp_ordered("<", v, ir.Constant(F64, 0.0))
+        away = b.select(neg, b.fcmp_ordered("<", back, v), b.fcmp_ordered(">", back, v))
+        bits = b.bitcast(t, I32)
+        bits = b.sub(bits, b.zext(b.and_(inexact, away), I32))   # toward zero ...
+        bits = b.or_(bits, b.zext(inexact, I32))                   # ... then make it odd
+        v = b.bitcast(bits, F32)
+    return b.fpext(b.fptrunc(v, HALF), F32)
 
 
 def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
@@ -680,6 +701,9 @@ class Lowerer:
         dt = np.dtype(dt)
         ty = reg_type(dt)
         if dt.kind == "f":
+            if dt.itemsize == 2:      # a float16 value, held as float
+                with np.errstate(all="ignore"):
+                    value = np.array(value).astype(dt)[()]
             return ir.Constant(ty, float(value))
         if dt.kind == "b":
             return ir.Constant(I1, int(bool(value)))
@@ -717,8 +741,14 @@ class Lowerer:
                 return b.sext(v, dty) if sk == "i" else b.zext(v, dty)
             return v
         if sk in "iu" and dk == "f":
-            return b.sitofp(v, dty) if sk == "i" else b.uitofp(v, dty)
+            r = b.sitofp(v, dty) if sk == "i" else b.uitofp(v, dty)
+            # to float16 through float: exact below 2**24, and larger values overflow anyway
+            return round_half(b, r) if dst.itemsize == 2 else r
         if sk == "f" and dk == "f":
+            if dst.itemsize == 2:
+                return round_half(b, v)
+            if v.type == dty:         # float16 -> float32: its register is float already
+                return v
             return b.fpext(v, dty) if dst.itemsize > src.itemsize else b.fptrunc(v, dty)
         # float -> int
         if dk == "u" and dst.itemsize == 8:   # what C compilers emit on x86-64
@@ -779,12 +809,16 @@ class Lowerer:
         v = self.b.load(self.elem_ptr(a, off), typ=mem_type(a.dtype), align=a.dtype.itemsize)
         if a.dtype.kind == "b":
             return self.b.icmp_unsigned("!=", v, ir.Constant(I8, 0))
+        if v.type == HALF:
+            return self.b.fpext(v, F32)
         return v
 
     def store(self, a: Arr, off: ir.Value, v: ir.Value) -> None:
         assert a.splat is None
         if a.dtype.kind == "b":
             v = self.b.zext(v, I8)
+        elif a.dtype.kind == "f" and a.dtype.itemsize == 2:
+            v = self.b.fptrunc(v if v.type == F32 else round_half(self.b, v), HALF)
         self.b.store(v, self.elem_ptr(a, off), align=a.dtype.itemsize)
 
     def scalar_of(self, a: Arr) -> ir.Value:

@@ -7,7 +7,12 @@ Two kinds of rule:
   Kernel(f)       f(lw, node, args: list[Arr]) -> list[Arr]: views, reductions, matmul,
                   indexing, creation.
 A rule may have `check(node) -> reason | None` for variants it cannot lower; the backend's
-check() reports those, so the runtime falls back to the interpreter before compiling."""
+check() reports those, so the runtime falls back to the interpreter before compiling.
+
+float16 lives in memory as `half` and in float registers (llvm_lower.reg_type: load
+extends, store and casts round): every elementwise result of dtype float16 is rounded
+(half_result) and math runs at float32 (compute_dtype), which is what NumPy's float16
+loops do, so fused chains give eager NumPy's values."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -34,10 +39,12 @@ from .llvm_lower import (
     ks,
     mem_type,
     reg_type,
+    round_half,
     size_of,
 )
 
 BOOL, INT64, FLOAT64 = np.dtype(bool), np.dtype(np.int64), np.dtype(np.float64)
+FLOAT16, FLOAT32 = np.dtype(np.float16), np.dtype(np.float32)
 ERR_INDEX, ERR_NEGPOW = 1, 2
 
 ScalarFn = Callable[[Lowerer, list[ir.Value], list[TensorType], np.dtype], ir.Value]
@@ -52,13 +59,25 @@ class Elementwise:
 
     def scalar(self, lw: Lowerer, args: list[ir.Value], ins: list[TensorType],
                out: np.dtype) -> ir.Value:
-        return self.f(lw, args, ins, out)
+        return half_result(lw, self.f(lw, args, ins, out), out)
 
     def emit(self, lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
         ins = [v.type for v in n.inputs]
         t = n.out.type
         return [lw.elementwise(ks(t), kd(t), args,
-                               lambda vals: self.f(lw, vals, ins, kd(t)), n.out)]
+                               lambda vals: self.scalar(lw, vals, ins, kd(t)), n.out)]
+
+
+def half_result(lw: Lowerer, v: ir.Value, out: np.dtype) -> ir.Value:
+    """float16 values live in float registers: each op's result is rounded to float16,
+    as NumPy's float16 loops round (compute in float, store half), so a fused chain
+    gives what eager NumPy gives op by op."""
+    return round_half(lw.b, v) if out == FLOAT16 else v
+
+
+def compute_dtype(dt: np.dtype) -> np.dtype:
+    """The dtype a value's register holds: float16 computes in float32."""
+    return FLOAT32 if dt == FLOAT16 else dt
 
 
 class Kernel:
@@ -111,8 +130,10 @@ _attach("mul", _binary("fmul", "mul", "and_"))
 def _div(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype) -> ir.Value:
     a, c = _to(lw, vals, ins, out)
     # NOTE: arcp lets LLVM multiply by a hoisted reciprocal when the divisor does not
-    # change along the loop (softmax's e / sum): within 1 ulp of the division
-    return lw.b.fdiv(a, c, flags=("arcp",))
+    # change along the loop (softmax's e / sum): within 1 ulp of the division. Not for
+    # float16: LLVM narrows the float division to half, and a half reciprocal is not
+    # within 1 ulp
+    return lw.b.fdiv(a, c, flags=("arcp",) if out != FLOAT16 else ())
 
 
 _attach("div", Elementwise(_div))
@@ -233,8 +254,9 @@ def _pow(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype
             if k == -1.0:
                 return b.fdiv(_fconst(a, 1.0), a)
         if kd(ins[1]).kind in "iu":      # x ** n, n an integer known at run time
-            return llvm_math.powi(lw, a, lw.cast(vals[1], kd(ins[1]), INT64), out)
-        return llvm_math.emit(lw, "pow", [a, c], out)
+            return llvm_math.powi(lw, a, lw.cast(vals[1], kd(ins[1]), INT64),
+                                  compute_dtype(out))
+        return llvm_math.emit(lw, "pow", [a, c], compute_dtype(out))
     if out.kind == "b":
         return b.or_(a, b.xor(c, ir.Constant(I1, 1)))   # x**0 == 1, else x
     if out.kind == "i":
@@ -263,7 +285,7 @@ _attach("minimum", _minmax("min"))
 
 def _math(name: str) -> Elementwise:
     def f(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype) -> ir.Value:
-        return llvm_math.emit(lw, name, _to(lw, vals, ins, out), out)
+        return llvm_math.emit(lw, name, _to(lw, vals, ins, out), compute_dtype(out))
     return Elementwise(f)
 
 
@@ -340,7 +362,7 @@ def _rounding(name: str) -> Elementwise:
         (a,) = _to(lw, vals, ins, out)
         if out.kind != "f":
             return a          # integers are already integral
-        return llvm_math.emit(lw, name, [a], out)
+        return llvm_math.emit(lw, name, [a], compute_dtype(out))
     return Elementwise(f)
 
 
@@ -475,13 +497,18 @@ _attach("cast", Elementwise(_cast))
 F32_ACC_LIMIT = 8192
 
 
-def acc_dtype(kind: str, out: np.dtype, count: int) -> np.dtype:
+def acc_dtype(kind: str, out: np.dtype, count: int, mean: bool = False) -> np.dtype:
     """Accumulator dtype: float32 sums and products of more than F32_ACC_LIMIT values
     accumulate in float64 (NumPy sums pairwise; a float64 accumulator is at least as
     accurate). Shorter ones stay float32: reassociated into many partial sums by the
-    vectorizer, their error is as small as NumPy's, and twice as many fit a vector."""
+    vectorizer, their error is as small as NumPy's, and twice as many fit a vector.
+    float16 sums and products do what NumPy's do: a float16 accumulator, so a reduced
+    innermost dim sums in a float register and rounds once per row, other reduced dims
+    round at every step; a float16 mean sums in float32 (NumPy's intermediate dtype)."""
     if kind in ("any", "all"):
         return BOOL
+    if out == FLOAT16 and kind in ("sum", "prod"):
+        return FLOAT32 if mean else out
     if kind in ("sum", "prod") and out.kind == "f" and out.itemsize < 8 \
             and count > F32_ACC_LIMIT:
         return FLOAT64
@@ -495,7 +522,7 @@ def make_acc(lw: Lowerer, kind: str, mean: bool, S: tuple[int, ...], axes: Seque
     keep = tuple(1 if d in axes else n for d, n in enumerate(S))
     out_dt = kd(out_t)
     count = size_of([S[d] for d in axes])
-    adt = acc_dtype(kind, out_dt, count)
+    adt = acc_dtype(kind, out_dt, count, mean)
     direct = False
     if ks(out_t) == ():
         store = Arr(adt, keep, (0,) * len(keep), ptr=lw.alloca(mem_type(adt)))
@@ -648,6 +675,87 @@ _attach("argmax", _argext(True))
 _attach("argmin", _argext(False))
 
 
+# ------------------------------------------------------------------ scans
+def _scan_step(lw: Lowerer, kind: str, dt: np.dtype, acc: ir.Value, v: ir.Value) -> ir.Value:
+    """acc (+ or *) v in dt, in order (np.add.accumulate is sequential: no reassociation);
+    float16 rounds each step, as NumPy's accumulate stores each partial result."""
+    b = lw.b
+    if dt.kind == "b":
+        return b.or_(acc, v) if kind == "sum" else b.and_(acc, v)
+    if dt.kind == "f":
+        return half_result(lw, b.fadd(acc, v) if kind == "sum" else b.fmul(acc, v), dt)
+    return b.add(acc, v) if kind == "sum" else b.mul(acc, v)
+
+
+def _scan(kind: str) -> Kernel:
+    """cumsum / cumprod: out[..., 0, ...] = x[..., 0, ...], then out[j] = out[j-1] op x[j]
+    along the axis (x cast to the result dtype as it is read). A loop nest over the dims
+    before the axis; along the axis a register accumulator when the axis is innermost,
+    else row after row over the (contiguous) trailing dims, which vectorizes."""
+    def f(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
+        (x,) = args
+        t = n.out.type
+        dt, src = kd(t), x.dtype
+        out = lw.new_buffer(n.out)
+        if out.size == 0:
+            return [out]
+        axis = n.attrs["axis"]
+        if axis is None:
+            x = _reshape_to(lw, x, (x.size,))
+            axis = 0
+        if not (x.splat is not None or x.is_contig()):
+            x = lw.materialize(x)
+        dst = out.reshape(x.shape)
+        assert dst is not None and dst.is_contig()
+        pre, L = x.shape[:axis], x.shape[axis]
+        P = size_of(x.shape[axis + 1:])          # trailing elements, contiguous in both
+        xs, os_ = ir.Constant(I64, x.strides[axis]), ir.Constant(I64, dst.strides[axis])
+        one = ir.Constant(I64, 1)
+        b = lw.b
+
+        def read(off: ir.Value) -> ir.Value:
+            return lw.cast(lw.load(x, off), src, dt)
+
+        def row(offs: list[ir.Value]) -> list[ir.Value]:
+            ox, oo = offs
+            if P == 1:
+                slot = lw.alloca(reg_type(dt))
+                first = read(ox)
+                lw.store(dst, oo, first)
+                b.store(first, slot)
+                if L > 1:
+                    with lw.loop(L, "j", start=one) as j:
+                        acc = _scan_step(lw, kind, dt, b.load(slot, typ=reg_type(dt)),
+                                         read(b.add(ox, b.mul(j, xs))))
+                        b.store(acc, slot)
+                        lw.store(dst, b.add(oo, b.mul(j, os_)), acc)
+                return []
+            with lw.loop(P, "k") as k:
+                lw.store(dst, b.add(oo, k), read(b.add(ox, k)))
+            if L > 1:
+                with lw.loop(L, "j", start=one) as j:
+                    bx = b.add(ox, b.mul(j, xs))
+                    bo = b.add(oo, b.mul(j, os_))
+                    bp = b.sub(bo, os_)
+                    with lw.loop(P, "k") as k:
+                        prev = lw.load(dst, b.add(bp, k))
+                        lw.store(dst, b.add(bo, k),
+                                 _scan_step(lw, kind, dt, prev, read(b.add(bx, k))))
+            return []
+
+        if not pre:
+            row([ir.Constant(I64, 0), ir.Constant(I64, 0)])
+        else:
+            lw.kernel(pre, [], row, [], addrs=[x.view(pre, x.strides[:axis]),
+                                               dst.view(pre, dst.strides[:axis])])
+        return [out]
+    return Kernel(f)
+
+
+_attach("cumsum", _scan("sum"))
+_attach("cumprod", _scan("prod"))
+
+
 # ------------------------------------------------------------------ matmul
 def _blas_layout(r: int, c: int, s0: int, s1: int) -> tuple[str, int] | None:
     """How BLAS (column-major) sees a row-major r x c operand with element strides
@@ -666,6 +774,8 @@ def _blas_layout(r: int, c: int, s0: int, s1: int) -> tuple[str, int] | None:
 def _matmul(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
     t = n.out.type
     dt = kd(t)
+    if dt == FLOAT16:      # NumPy's float16 matmul sums in float: so do we, in float32
+        return [_half_matmul(lw, n, args)]
     A, B = (lw.convert(a, dt) for a in args)
     if len(A.shape) == 1:
         A = A.view((1,) + A.shape, (0,) + A.strides)
@@ -688,6 +798,33 @@ def _matmul(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
         _loop_matmul(lw, A.broadcast(batch + (M, K)), B.broadcast(batch + (K, N)), C, batch,
                      M, N, K, dt)
     return [out]
+
+
+def _half_matmul(lw: Lowerer, n: Node, args: list[Arr]) -> Arr:
+    """float16 matmul: operands widened to float32, the float32 product rounded once."""
+    A, B = (lw.convert(a, FLOAT32) for a in args)
+    if len(A.shape) == 1:
+        A = A.view((1,) + A.shape, (0,) + A.strides)
+    if len(B.shape) == 1:
+        B = B.view(B.shape + (1,), B.strides + (0,))
+    M, K, N = A.shape[-2], A.shape[-1], B.shape[-1]
+    batch = tuple(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
+    full = batch + (M, N)
+    out = lw.new_buffer(n.out)
+    if size_of(full) == 0:
+        return out
+    C = lw.temp(full, FLOAT32)
+    if K == 0:
+        lw.fill(C, lw.const(FLOAT32, 0))
+    elif lw.blas_int and max(M, N, K) < 2 ** 31:
+        _blas_matmul(lw, A, B, C, batch, M, N, K, FLOAT32)
+    else:
+        _loop_matmul(lw, A.broadcast(batch + (M, K)), B.broadcast(batch + (K, N)), C, batch,
+                     M, N, K, FLOAT32)
+    dst = out.reshape(full)
+    assert dst is not None
+    lw.copy_into(dst, C)
+    return out
 
 
 def _blas_matmul(lw: Lowerer, A: Arr, B: Arr, C: Arr, batch: tuple[int, ...], M: int,
@@ -872,26 +1009,153 @@ _attach("stack", Kernel(_stack))
 
 # ------------------------------------------------------------------ getitem
 def _getitem_check(n: Node) -> str | None:
-    arrays = [v for v in n.inputs[1:] if ks(v.type) != ()]
-    if len(arrays) > 1:
-        return "getitem with more than one array index"
-    scalars = len(n.inputs) - 1 - len(arrays) + sum(e[0] == "int" for e in n.attrs["index"])
-    if arrays and scalars:
-        # NumPy treats the integers as advanced indices too (result axes may move first)
-        return "getitem mixing an array index with integer indices"
     if any(kd(v.type).kind == "b" for v in n.inputs[1:]):
         return "getitem with a boolean index"
     return None
 
 
+def _several_advanced(n: Node) -> bool:
+    """Whether n's index has array indices that NumPy combines with others: more than one
+    array, or an array with integers (which then index as 0-d arrays)."""
+    arrays = sum(ks(v.type) != () for v in n.inputs[1:])
+    scalars = len(n.inputs) - 1 - arrays + sum(e[0] == "int" for e in n.attrs["index"])
+    return arrays > 1 or (arrays == 1 and scalars > 0)
+
+
 def _getitem(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
     """Basic indexing is a view (static offset + run-time offsets, bounds-checked: an
     index out of range leaves with ERR_INDEX, which llvm_jit raises as IndexError). One
-    integer-array index gathers through a loop nest, bounds-checked per element."""
+    integer-array index gathers through a loop nest, bounds-checked per element; several
+    (arrays broadcast together, integers among them) gather through _advanced."""
+    if _several_advanced(n):
+        plan = _advanced(lw, args[0], n.attrs["index"], args[1:], n.inputs[1:])
+        assert plan.shape == ks(n.out.type), (plan.shape, n.out.type)
+        out = lw.new_buffer(n.out)
+        _through_advanced(lw, plan, [], lambda off, vals: [lw.load(plan.rest, off)], [out])
+        return [out]
     view, adv = _index_view(lw, args[0], n.attrs["index"], args[1:], n.inputs[1:])
     if adv is None:
         return [view]
     return [_gather(lw, n, view, *adv)]
+
+
+@dataclass
+class _AdvPlan:
+    """x[index] with advanced indices: the result shape; `rest`, x viewed over that shape
+    (the basic dims' strides, 0 along the broadcast index dims, static and scalar
+    offsets applied); per index array its view over the result shape, its dtype, and
+    the size, element stride and number of the dim of x it indexes."""
+    shape: tuple[int, ...]
+    rest: Arr
+    arrays: list[tuple[Arr, np.dtype, int, int, int]]
+
+
+def _advanced(lw: Lowerer, x: Arr, index_attr: tuple, dargs: Sequence[Arr],
+              dvals: Sequence[Any]) -> _AdvPlan:
+    """NumPy's advanced indexing: index arrays (and integers) broadcast together into
+    one block of result dims, placed where the first of them stands when they are
+    adjacent in the index, else first (an ellipsis of no dims does not separate them)."""
+    dyn = list(zip(dargs, dvals))
+    index = list(index_attr)
+    used = sum(1 for e in index if e[0] in ("int", "slice", "value"))
+    if not any(e[0] == "ellipsis" for e in index):
+        index.append(("ellipsis",))
+    b = lw.b
+    shape: list[int] = []
+    strides: list[int] = []
+    arrays: list[tuple[Arr, np.dtype, int, int, int]] = []
+    off, d = 0, 0
+    dyn_off: ir.Value | None = None
+    first: int | None = None
+    state = "before"                # before -> run -> after (-> split: result dims first)
+    for e in index:
+        kind = e[0]
+        if kind in ("int", "value"):
+            if state == "before":
+                first, state = len(shape), "run"
+            elif state == "after":
+                state = "split"
+            if kind == "int":       # static: in range (the shape rule checked it)
+                off += (e[1] + x.shape[d] if e[1] < 0 else e[1]) * x.strides[d]
+            else:
+                a, v = dyn.pop(0)
+                if ks(v.type) != ():
+                    arrays.append((a, kd(v.type), x.shape[d], x.strides[d], d))
+                else:               # a run-time integer: checked once, before any loop
+                    i = lw.cast(a.splat, kd(v.type), INT64)
+                    j = _wrap_index(lw, i, kd(v.type), x.shape[d], d)
+                    if x.strides[d]:
+                        t = b.mul(j, ir.Constant(I64, x.strides[d]))
+                        dyn_off = t if dyn_off is None else b.add(dyn_off, t)
+            d += 1
+            continue
+        if kind == "ellipsis":
+            k = len(x.shape) - used
+            if k == 0:
+                continue
+            shape += x.shape[d:d + k]
+            strides += x.strides[d:d + k]
+            d += k
+        elif kind == "none":
+            shape.append(1)
+            strides.append(0)
+        else:
+            start, stop, step = slice(e[1], e[2], e[3]).indices(x.shape[d])
+            shape.append(len(range(start, stop, step)))
+            strides.append(x.strides[d] * step)
+            off += start * x.strides[d] if shape[-1] else 0
+            d += 1
+        if state == "run":
+            state = "after"
+    assert first is not None
+    p = 0 if state == "split" else first
+    B = tuple(np.broadcast_shapes(*[a.shape for a, *_ in arrays]))
+    out_shape = tuple(shape[:p]) + B + tuple(shape[p:])
+    views = []
+    for a, dt, size, stride, dim in arrays:
+        ab = a.broadcast(B)
+        views.append((ab.view(out_shape, (0,) * p + ab.strides + (0,) * (len(shape) - p)),
+                      dt, size, stride, dim))
+    rest_strides = tuple(strides[:p]) + (0,) * len(B) + tuple(strides[p:])
+    if x.splat is not None:
+        rest = Arr.scalar(x.splat, x.dtype, out_shape)
+    else:
+        total = ir.Constant(I64, off) if dyn_off is None else \
+            b.add(dyn_off, ir.Constant(I64, off))
+        ptr = lw.elem_ptr(x, total) if (off or dyn_off is not None) else x.ptr
+        rest = x.view(out_shape, rest_strides, ptr)
+    return _AdvPlan(out_shape, rest, views)
+
+
+def _wrap_index(lw: Lowerer, i: ir.Value, dt: np.dtype, size: int, dim: int) -> ir.Value:
+    """i (an int64 register holding an index of dtype dt) made non-negative, leaving with
+    ERR_INDEX (IndexError: index, dim, size) when out of range. Unsigned indices never
+    wrap (a uint64 above 2**63 is out of range, not negative)."""
+    b = lw.b
+    n_ = ir.Constant(I64, size)
+    j = i if dt.kind == "u" else b.select(b.icmp_signed("<", i, ir.Constant(I64, 0)),
+                                          b.add(i, n_), i)
+    lw.fail_if(b.icmp_unsigned(">=", j, n_), ERR_INDEX, [i, ir.Constant(I64, dim), n_])
+    return j
+
+
+def _through_advanced(lw: Lowerer, plan: _AdvPlan, ins: list[Arr],
+                      f: Callable[[ir.Value, list[ir.Value]], list[ir.Value]],
+                      outs: list[Arr]) -> None:
+    """A loop nest over plan.shape that hands f the element offset into plan.rest
+    selected by every index array (each bounds-checked), and the values of `ins`."""
+    b = lw.b
+    nin = len(ins)
+
+    def g(vals: list[ir.Value]) -> list[ir.Value]:
+        off = vals[-1]
+        for k, (_, dt, size, stride, dim) in enumerate(plan.arrays):
+            j = _wrap_index(lw, lw.cast(vals[nin + k], dt, INT64), dt, size, dim)
+            if stride:
+                off = b.add(off, b.mul(j, ir.Constant(I64, stride)))
+        return f(off, vals[:nin])
+
+    lw.kernel(plan.shape, ins + [a for a, *_ in plan.arrays], g, outs, addrs=[plan.rest])
 
 
 def _index_view(lw: Lowerer, x: Arr, index_attr: tuple, dargs: Sequence[Arr],
@@ -989,9 +1253,21 @@ def _scatter_add(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
     g, t = args[0], n.out.type
     out = lw.new_buffer(n.out)
     lw.fill(out, lw.const(kd(t), 0))
-    view, adv = _index_view(lw, out, n.attrs["index"], args[1:], n.inputs[1:])
     src = kd(n.inputs[0].type)
     b = lw.b
+    if _several_advanced(n):
+        plan = _advanced(lw, out, n.attrs["index"], args[1:], n.inputs[1:])
+
+        def acc(off: ir.Value, vals: list[ir.Value]) -> list[ir.Value]:
+            v = lw.cast(vals[0], src, kd(t))
+            old = lw.load(plan.rest, off)
+            lw.store(plan.rest, off, b.fadd(old, v) if kd(t).kind == "f" else
+                     (b.or_(old, v) if kd(t).kind == "b" else b.add(old, v)))
+            return []
+
+        _through_advanced(lw, plan, [g.broadcast(plan.shape)], acc, [])
+        return [out]
+    view, adv = _index_view(lw, out, n.attrs["index"], args[1:], n.inputs[1:])
 
     def add(off: ir.Value, vals: list[ir.Value]) -> list[ir.Value]:
         v = lw.cast(vals[0], src, kd(t))
