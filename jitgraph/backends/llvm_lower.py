@@ -13,7 +13,8 @@ Entry ABI:
 - Weak (Python scalar) params come by value: double, i64, or i32 for bool.
 - Outputs come as the data pointers of fresh C-contiguous buffers of their exact shapes;
   `arena_data` points at `arena_size` bytes (64-byte aligned): temporaries live there
-  (64-byte aligned offsets), and its first 64 bytes carry error details.
+  (64-byte aligned offsets; a temporary no later node reads gives its bytes back for
+  later ones, see llvm_memplan), and its first 64 bytes carry error details.
 - Returns 0, -(k+1) as above, or a positive code of ERRORS (details as i64 at arena[0:]).
 
 Python calls it through one of two wrappers in the same module, both CPython
@@ -42,6 +43,7 @@ from llvmlite import ir
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS
 from ..types import TensorType
+from .llvm_memplan import ArenaPlan, BlockLiveness
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -299,6 +301,7 @@ class Lowerer:
         self.env: dict[Value, Arr] = {}
         self.out_claims: dict[Value, Arr] = {}
         self._buffers = 0
+        self.mem = ArenaPlan(ERR_INFO_BYTES)   # arena ranges of the temporaries (reused)
         self._decls: dict[str, ir.Function] = {}
         # inside a kernel's fast pass: conditions under which an element needs the exact
         # (slow) code; None elsewhere, where rules emit the exact code directly
@@ -780,12 +783,15 @@ class Lowerer:
         return p
 
     def temp(self, shape: Sequence[int], dtype: np.dtype) -> Arr:
-        """A fresh contiguous buffer in the arena (64-byte aligned offset)."""
+        """A contiguous buffer in the arena (64-byte aligned offset): bytes no value
+        still needs, reused, or fresh ones (llvm_memplan). It stays until a node boundary
+        of the block being lowered finds no later reader of a value whose `base` names
+        it, so a node's scratch buffers and output never overlap what it reads."""
         dtype = np.dtype(dtype)
         nbytes = size_of(shape) * dtype.itemsize
-        off = (self.abi.arena_size + 63) // 64 * 64
-        self.abi.arena_size = off + max(nbytes, 1)
         self._buffers += 1
+        off = self.mem.alloc(self._buffers, nbytes)
+        self.abi.arena_size = max(self.abi.arena_size, self.mem.size)
         ptr = self.ab.gep(self.arena, [ir.Constant(I64, off)], source_etype=I8)
         return Arr.contig(ptr, shape, dtype, frozenset({("temp", self._buffers)}))
 
@@ -1119,11 +1125,13 @@ class Lowerer:
     def lower_block(self, block: Block) -> list[Arr]:
         from .llvm_rows import find_group, lower_group
         nodes, i = block.nodes, 0
+        live = BlockLiveness(self, block)   # gives dead temporaries back between nodes
         while i < len(nodes):
             grp = find_group(nodes, i) if self.row is None else None
             if grp is not None:
                 j, outer = grp
                 lower_group(self, block, nodes[i:j], nodes[j:], outer)
+                live.advance(self, i, j)
                 i = j
                 continue
             n = nodes[i]
@@ -1132,6 +1140,7 @@ class Lowerer:
                 if a.shape == () and a.splat is None:
                     a = Arr.scalar(self.scalar_of(a), a.dtype)   # 0-d values are registers
                 self.env[v] = a
+            live.advance(self, i, i + 1)
             i += 1
         return [self.env[v] for v in block.results]
 
