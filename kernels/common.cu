@@ -119,3 +119,153 @@ template <typename T, typename F> __device__ __forceinline__ T jg_f2i(F x) {
         return (T)(unsigned long long)x;
     return (T)(long long)x;
 }
+
+// ---- float16: IEEE binary16 bits in memory (`unsigned short`, the layout of cuda_fp16.h's
+// __half), float in registers, rounded to half after every operation, as NumPy's float16
+// loops do. NOTE: cuda_fp16.h is not included: programs are compiled inside a namespace each
+// (test batches, PycudaDevice.compile_many) and its include guard would hide __half from
+// every namespace but the first. The conversions are the PTX instructions that header uses
+// (cvt.rn: round to nearest even); the host emulator gets bit-exact software versions.
+__device__ __forceinline__ float jg_h2f(unsigned short h) {
+#ifdef __CUDA_ARCH__
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+#else
+    const unsigned sign = (unsigned)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    union { unsigned u; float f; } c;
+    if (e == 0) {
+        const float v = (float)m * 5.9604644775390625e-08f;      // m * 2**-24, exact
+        return sign ? -v : v;
+    }
+    c.u = sign | (e == 31 ? 0x7f800000u : (e + 112u) << 23) | (m << 13);
+    return c.f;
+#endif
+}
+#ifndef __CUDA_ARCH__
+static inline unsigned short jg_sw_d2h(double d) {    // correctly rounded, ties to even
+    union { double d; unsigned long long u; } c;
+    c.d = d;
+    unsigned long long u = c.u;
+    const unsigned short sign = (unsigned short)((u >> 48) & 0x8000u);
+    u &= 0x7fffffffffffffffULL;
+    if (u > 0x7ff0000000000000ULL) return (unsigned short)(sign | 0x7e00u);    // NaN
+    const int e = (int)(u >> 52) - 1023;
+    if (e > 15) return (unsigned short)(sign | 0x7c00u);                      // inf, >= 2**16
+    const unsigned long long m = (u & 0xfffffffffffffULL) | (e > -1023 ? 1ULL << 52 : 0ULL);
+    const int q = e < -14 ? -24 : e - 10;             // exponent of the half's last bit
+    const int sh = 52 + q - e;
+    if (sh > 63) return sign;
+    unsigned long long r = m >> sh;
+    const unsigned long long rem = m & ((1ULL << sh) - 1), half = 1ULL << (sh - 1);
+    if (rem > half || (rem == half && (r & 1ULL))) ++r;
+    const unsigned bits = e < -14 ? (unsigned)r : ((unsigned)(e + 14) << 10) + (unsigned)r;
+    return (unsigned short)(sign | bits);             // a carry out of r bumps the exponent
+}
+#endif
+__device__ __forceinline__ unsigned short jg_f2h(float f) {
+#ifdef __CUDA_ARCH__
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+#else
+    return jg_sw_d2h((double)f);                      // float -> double is exact
+#endif
+}
+__device__ __forceinline__ unsigned short jg_f2h(double d) {
+#ifdef __CUDA_ARCH__
+    unsigned short h;
+    asm("cvt.rn.f16.f64 %0, %1;" : "=h"(h) : "d"(d));
+    return h;
+#else
+    return jg_sw_d2h(d);
+#endif
+}
+// a float16 result in its register form (one rounding, also from double)
+__device__ __forceinline__ float jg_round_half(float f) { return jg_h2f(jg_f2h(f)); }
+__device__ __forceinline__ float jg_round_half(double d) { return jg_h2f(jg_f2h(d)); }
+// the memory type with conversions, for templates that cast their element types (matmul)
+struct jg_half {
+    unsigned short x;
+    jg_half() = default;
+    __device__ __forceinline__ explicit jg_half(float f) : x(jg_f2h(f)) {}
+    __device__ __forceinline__ explicit operator float() const { return jg_h2f(x); }
+};
+
+// ---- atomic adds for scatter_add with integer-array indices (np.add.at semantics) ----
+#ifndef __CUDACC__
+// host emulator: fibers switch only at barriers and shuffles, so read-modify-write is atomic
+template <typename T> static T atomicAdd(T* p, T v) { T old = *p; *p = (T)(old + v); return old; }
+static unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned val) {
+    const unsigned old = *p;
+    if (old == cmp) *p = val;
+    return old;
+}
+#endif
+__device__ __forceinline__ void jg_atomic_add(float* p, float v) { atomicAdd(p, v); }
+__device__ __forceinline__ void jg_atomic_add(double* p, double v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 600
+    unsigned long long* w = (unsigned long long*)p;
+    unsigned long long old = *w, assumed;
+    do {
+        assumed = old;
+        old = atomicCAS(w, assumed, (unsigned long long)__double_as_longlong(
+                                        __longlong_as_double((long long)assumed) + v));
+    } while (old != assumed);
+#else
+    atomicAdd(p, v);
+#endif
+}
+__device__ __forceinline__ void jg_atomic_add(int* p, int v) { atomicAdd(p, v); }
+__device__ __forceinline__ void jg_atomic_add(unsigned* p, unsigned v) { atomicAdd(p, v); }
+__device__ __forceinline__ void jg_atomic_add(unsigned long long* p, unsigned long long v) {
+    atomicAdd(p, v);
+}
+__device__ __forceinline__ void jg_atomic_add(long long* p, long long v) {   // wraps like NumPy
+    atomicAdd((unsigned long long*)p, (unsigned long long)v);
+}
+__device__ __forceinline__ void jg_atomic_add(bool* p, bool v) {             // add is `or`
+    if (v) *p = true;
+}
+// 8- and 16-bit values: compare-and-swap on the aligned 32-bit word that holds them
+// (allocations are at least 4-byte aligned and padded, so the word is addressable)
+template <typename T, typename F>
+__device__ __forceinline__ void jg_atomic_update16(T* p, F f) {
+    unsigned* w = (unsigned*)((unsigned long long)p & ~3ULL);
+    const unsigned sh = (unsigned)((unsigned long long)p & 3ULL) * 8u;
+    const unsigned ones = sizeof(T) == 1 ? 0xffu : 0xffffu, mask = ones << sh;
+    unsigned old = *w, assumed;
+    do {
+        assumed = old;
+        const unsigned nb = f((assumed & mask) >> sh) & ones;
+        old = atomicCAS(w, assumed, (assumed & ~mask) | (nb << sh));
+    } while (old != assumed);
+}
+template <typename T> struct jg_add_bits {
+    T v;
+    __device__ __forceinline__ unsigned operator()(unsigned bits) const {
+        return (unsigned)(unsigned long long)(T)((T)bits + v);
+    }
+};
+struct jg_add_half_bits {
+    float v;
+    __device__ __forceinline__ unsigned operator()(unsigned bits) const {
+        return jg_f2h(jg_h2f((unsigned short)bits) + v);   // float sum, one rounding: exact
+    }
+};
+__device__ __forceinline__ void jg_atomic_add(signed char* p, signed char v) {
+    jg_atomic_update16(p, jg_add_bits<signed char>{v});
+}
+__device__ __forceinline__ void jg_atomic_add(unsigned char* p, unsigned char v) {
+    jg_atomic_update16(p, jg_add_bits<unsigned char>{v});
+}
+__device__ __forceinline__ void jg_atomic_add(short* p, short v) {
+    jg_atomic_update16(p, jg_add_bits<short>{v});
+}
+__device__ __forceinline__ void jg_atomic_add(unsigned short* p, unsigned short v) {
+    jg_atomic_update16(p, jg_add_bits<unsigned short>{v});
+}
+// float16 (its bits are unsigned short, so a name of its own); v is half-exact
+__device__ __forceinline__ void jg_atomic_add_half(unsigned short* p, float v) {
+    jg_atomic_update16(p, jg_add_half_bits{v});
+}

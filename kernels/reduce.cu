@@ -95,3 +95,25 @@ __device__ __forceinline__ void jg_block_argreduce(T& v, long long& idx, T ident
     }
     __syncthreads();
 }
+
+// Inclusive scan of one value per thread over a block of BLOCK threads (Hillis-Steele in
+// shared memory; cumsum / cumprod walk a long line BLOCK elements at a time). `total` gets
+// the last thread's result. Ends with a barrier so a caller may loop and call it again.
+template <int BLOCK, typename T, typename Op>
+__device__ __forceinline__ T jg_block_scan(T v, Op op, T& total) {
+    __shared__ T buf[BLOCK];
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int o = 1; o < BLOCK; o <<= 1) {
+        const T u = threadIdx.x >= (unsigned)o ? buf[threadIdx.x - o] : v;
+        __syncthreads();
+        if (threadIdx.x >= (unsigned)o) {
+            v = op(u, v);
+            buf[threadIdx.x] = v;
+        }
+        __syncthreads();
+    }
+    total = buf[BLOCK - 1];
+    __syncthreads();
+    return v;
+}

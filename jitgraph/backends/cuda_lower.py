@@ -22,9 +22,21 @@ row group -- reductions with the elementwise work before and after them, as in s
 layer norm, or a fused group that ends in reductions (see "row groups" below) --,
 reduction (block per output with warp shuffles, or thread per output when the reduced axes
 are strided, split in two launches when few outputs reduce many elements; kernels/reduce.cu),
-matmul (tiled, kernels/matmul.cu), concatenate/stack input, materialized scalar or copy.
+matmul (tiled, kernels/matmul.cu), concatenate/stack input, materialized scalar or copy,
+scan (cumsum/cumprod: thread per line, or block per long line via jg_block_scan), gather
+(integer-array getitem) and atomic scatter (its adjoint scatter_add).
+
+Index errors. A kernel cannot raise, so a gather or scatter records an out-of-range index in
+a device error buffer (and touches no memory for it); the host reads the buffer back at the
+end of the block, or before an If/Loop/run-time index decides on device data, and raises
+NumPy's IndexError (see "integer-array indexing" below).
+
+float16 is IEEE half bits in memory (`unsigned short`; common.cu converts with PTX cvt.rn)
+and float in registers, every result rounded to half as NumPy's float16 loops do; sums and
+means accumulate in float, matmul too.
+
 `check()` is `lower(g).problems`: a node that cannot be lowered (unknown op, no rule,
-unsupported dtype, advanced indexing) is listed, and the runtime falls back.
+unsupported dtype such as complex) is listed, and the runtime falls back.
 """
 from __future__ import annotations
 
@@ -59,6 +71,7 @@ from .cuda_ops import (
     Join,
     Matmul,
     Reduce,
+    Scan,
     ScatterAdd,
     SumToShape,
     View,
@@ -113,14 +126,34 @@ _CTYPES: dict[str, tuple[str, str]] = {    # dtype -> (C type, struct/pycuda for
     "uint8": ("unsigned char", "B"), "uint16": ("unsigned short", "H"),
     "uint32": ("unsigned int", "I"), "uint64": ("unsigned long long", "Q"),
     "float32": ("float", "f"), "float64": ("double", "d"),
+    # float16: IEEE half bits in memory; a float in registers and by-value arguments
+    "float16": ("unsigned short", "f"),
 }
 SUPPORTED_DTYPES = tuple(np.dtype(d) for d in _CTYPES)
+HALF = np.dtype(np.float16)
 
 
 def ctype(dt: np.dtype) -> str:
+    """The C type of dt in memory (pointers, buffers)."""
     if dt.name not in _CTYPES:
         raise LowerError(f"dtype {dt.name} is not supported by the cuda backend")
     return _CTYPES[dt.name][0]
+
+
+def rtype(dt: np.dtype) -> str:
+    """The C type of a dt value in registers and by-value arguments: float16 computes in
+    float (its values rounded to half after every operation, like NumPy's float16 loops)."""
+    return "float" if dt == HALF else ctype(dt)
+
+
+def load(expr: str, dt: np.dtype) -> str:
+    """A memory element (expr: an lvalue of ctype(dt)) in its register form."""
+    return f"jg_h2f({expr})" if dt == HALF else expr
+
+
+def store(expr: str, dt: np.dtype) -> str:
+    """A register value of dtype dt in its memory form."""
+    return f"jg_f2h({expr})" if dt == HALF else expr
 
 
 def fmt_char(dt: np.dtype) -> str:
@@ -129,7 +162,10 @@ def fmt_char(dt: np.dtype) -> str:
 
 
 def acc_dtype(dt: np.dtype) -> np.dtype:
-    """Warp shuffles move 32 or 64 bits: narrow types accumulate in int / unsigned int."""
+    """Warp shuffles move 32 or 64 bits: narrow types accumulate in int / unsigned int;
+    float16 in float (NumPy's float16 sums and means accumulate in float too)."""
+    if dt == HALF:
+        return np.dtype(np.float32)
     if dt.kind in "bi" and dt.itemsize < 4:
         return np.dtype(np.int32)
     if dt.kind == "u" and dt.itemsize < 4:
@@ -141,6 +177,8 @@ def literal(value: Any, dt: np.dtype) -> str:
     """A C literal of dtype dt with exactly NumPy's value (value converted by NumPy)."""
     with np.errstate(all="ignore"):
         v = np.asarray(value).astype(dt)[()]
+    if dt == HALF:               # a float literal of the half value (exact in float)
+        return literal(np.float32(v), np.dtype(np.float32))
     if dt.kind == "b":
         return "true" if v else "false"
     if dt.kind == "f":
@@ -175,6 +213,10 @@ def convert(expr: str, src: np.dtype, dst: np.dtype) -> str:
         return expr
     if dst.kind == "b":
         return f"({expr} != 0)"
+    if dst == HALF:              # one rounding to half (from double too); bool is exact
+        if src.kind == "b":
+            return f"((float){expr})"
+        return f"jg_round_half({expr if src.kind == 'f' else f'(float){expr}'})"
     if dst.kind in "iu" and src.kind == "f":
         return f"jg_f2i<{ctype(dst)}>({expr})"
     return f"(({ctype(dst)}){expr})"
@@ -488,6 +530,8 @@ def ew_expr(n: Node, rule: Elementwise, operand: Callable[[Value, np.dtype], str
     if expr is None:
         raise LowerError(f"no cuda rule for {n.op} on {key.name}")
     text = expr.format(*[operand(v, cd) for v, cd in zip(n.inputs, cds, strict=True)])
+    if od == HALF and rule.compute == "out":
+        text = f"jg_round_half({text})"      # computed in float, rounded like NumPy's loop
     return convert(text, key, od) if rule.from_key else text
 
 
@@ -533,7 +577,7 @@ class _Ew:
     def define(self, v: Value, dt: np.dtype, expr: str) -> str:
         var = f"t{self.ntemp}"
         self.ntemp += 1
-        self.stmts.append(f"const {ctype(dt)} {var} = {expr};")
+        self.stmts.append(f"const {rtype(dt)} {var} = {expr};")
         self.local[v] = (var, dt)
         return var
 
@@ -576,7 +620,7 @@ class _Ew:
             params.append(KParam(f"const {ctype(ld.dtype)}* __restrict__", p, "P"))
             args.append(Ptr(ld.value))
             off = "i" if list(vec) == list(contiguous) else offset_expr("i", vec)
-            body.append(f"{ind}const {ctype(ld.dtype)} {ld.var} = {p}[{off}];")
+            body.append(f"{ind}const {rtype(ld.dtype)} {ld.var} = {load(f'{p}[{off}]', ld.dtype)};")
         body += [ind + s for s in self.stmts]
         for k, (st, vec) in enumerate(zip(self.stores, cvecs[len(self.loads):])):
             p = f"o{k}"
@@ -584,10 +628,10 @@ class _Ew:
             args.append(Ptr(st.value, st.offset))
             guard = [f"i{j} == 0" for j, s in enumerate(vec) if s == 0]
             off = "i" if list(vec) == list(contiguous) else offset_expr("i", vec)
-            line = f"{p}[{off}] = {st.var};"
+            line = f"{p}[{off}] = {store(st.var, st.value.type.dtype)};"
             body.append(f"{ind}if ({' && '.join(guard)}) {line}" if guard else ind + line)
         for v, var in self.scalars:
-            params.append(KParam(ctype(v.type.dtype), var, fmt_char(v.type.dtype)))
+            params.append(KParam(rtype(v.type.dtype), var, fmt_char(v.type.dtype)))
             args.append(Scalar(v))
         name = low.kernel_name(tag)
         text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
@@ -614,6 +658,7 @@ class Lowering:
         self.consts: list[tuple[Value, np.ndarray]] = []
         self.steps: list[Step] = []
         self.uses: set[str] = set()       # templates the source needs
+        self.checks: list[Step] = []      # bounds checks of gathers, run at the block's end
 
     # -- helpers ------------------------------------------------------------------------
     def kernel_name(self, tag: str) -> str:
@@ -744,13 +789,26 @@ class Lowering:
 
     def block(self, blk: Block) -> None:
         groups = plan_rows(self, blk) if ROW_FUSION else {}
-        for n in blk.nodes:
-            g = groups.get(n)
-            if g is not None:
-                if n is g.nodes[-1]:
-                    self.row_group(g)
-                continue
-            self.node_or_problem(n)
+        saved, self.checks = self.checks, []
+        try:
+            for n in blk.nodes:
+                g = groups.get(n)
+                if g is not None:
+                    if n is g.nodes[-1]:
+                        self.row_group(g)
+                    continue
+                self.node_or_problem(n)
+            self.flush_checks()
+        finally:
+            self.checks = saved
+
+    def flush_checks(self) -> None:
+        """The pending bounds checks of integer-array indexing (each reads its error buffer
+        back: one sync) go here: at the end of a block, and before anything the host decides
+        on device data (If, Loop, a run-time scalar index), so a bad index raises before
+        values gathered as zeros can steer control flow."""
+        self.steps += self.checks
+        self.checks = []
 
     def node_or_problem(self, n: Node) -> None:
         try:
@@ -784,8 +842,10 @@ class Lowering:
         if n.op == "constant":
             return self.constant(n)
         if n.op == "if":
+            self.flush_checks()
             return self.if_(n)
         if n.op == "loop":
+            self.flush_checks()
             return self.loop(n)
         if n.op != "fused" and n.op not in OPS:
             raise LowerError(f"unknown op {n.op}")
@@ -973,7 +1033,7 @@ def _lower_view(low: Lowering, n: Node, rule: View) -> None:
 def _lower_getitem(low: Lowering, n: Node, rule: GetItem) -> None:
     x, *dyn = n.inputs
     if any(low.shape(v) != () for v in dyn):
-        raise LowerError("advanced (integer array) indexing is not supported")
+        return _lower_gather(low, n)
     x = low.dev(x)
     src = low.layout_of(x)
     g = ghost(src)
@@ -981,9 +1041,250 @@ def _lower_getitem(low: Lowering, n: Node, rule: GetItem) -> None:
     lay, off = ghost_view(g, ghost_index(g, build_index(index, [0] * len(dyn))))
     low.layout[n.out] = lay
     if dyn:
+        low.flush_checks()
         low.steps.append(DynView(n.out, x, index, list(dyn), src))
     else:
         low.steps.append(Alias(n.out, x, off))
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# integer-array indexing: gather (getitem) and atomic scatter (scatter_add)
+#
+# NOTE: an index out of range must raise IndexError as NumPy does, but a kernel cannot
+# raise. Each such kernel gets a fresh int64 error buffer (zeroed by a tiny kernel), one slot
+# per run-time index input; a thread whose index is out of range stores the raw index in its
+# slot and reads or writes nothing. The host check is a DynView over a ghost of x's shape
+# indexed by the slots read back: zeros pass, a recorded index raises NumPy's own IndexError
+# ("index 7 is out of bounds for axis 1 with size 5"). The checks are deferred to the end
+# of the block (see Lowering.flush_checks) so a launch does not wait on the read back.
+
+@dataclass
+class _AdvIndex:
+    """x[index] with integer arrays, as index arithmetic over its result (NumPy's rules:
+    the integer entries, static or run-time, broadcast together; their result axes sit
+    where the first one was when they are adjacent, else in front)."""
+    shape: tuple[int, ...]                  # the result's shape
+    base: int                               # static element offset into x
+    xstr: list[int]                         # x's stride per result axis (0: broadcast axes)
+    pos: int                                # where the broadcast axes start
+    bshape: tuple[int, ...]                 # the broadcast shape of the integer entries
+    dyn: list[tuple[Value, int, int]]       # per run-time index: (value, axis size, x stride)
+    check_index: tuple                      # the index with full slices (host bounds check)
+    xshape: tuple[int, ...]
+
+
+def _adv_plan(low: Lowering, xlay: Layout, index: tuple, dyn: Sequence[Value]) -> _AdvIndex:
+    xshape, xstrides = xlay.shape, xlay.strides
+    nd = len(xshape)
+    used = sum(1 for e in index if e[0] in ("int", "slice", "value"))
+    if used > nd:
+        raise LowerError(f"too many indices for an array of rank {nd}")
+    full = ("slice", None, None, None)
+    entries: list[tuple] = []
+    ellipsis = False
+    for e in index:
+        if e[0] == "ellipsis":
+            if ellipsis:
+                raise LowerError("an index can only have a single ellipsis")
+            ellipsis = True
+            entries += [full] * (nd - used)
+            used = nd
+        else:
+            entries.append(e)
+    entries += [full] * (nd - used)
+    basic: list[tuple[int, int]] = []       # (size, x stride) of the sliced / new axes
+    adv_at: list[int] = []                  # entry positions of the integer entries
+    first = 0
+    base, d = 0, 0
+    infos: list[tuple[Value, int, int]] = []
+    it = iter(dyn)
+    for k, e in enumerate(entries):
+        kind = e[0]
+        if kind == "slice":
+            D = xshape[d]
+            start, stop, step = slice(e[1], e[2], e[3]).indices(D)
+            size = len(range(start, stop, step))
+            basic.append((size, xstrides[d] * step))
+            base += start * xstrides[d] if size else 0
+            d += 1
+        elif kind == "none":
+            basic.append((1, 0))
+        elif kind in ("int", "value"):
+            if not adv_at:
+                first = len(basic)
+            adv_at.append(k)
+            D = xshape[d]
+            if kind == "int":
+                i = int(e[1])
+                if not -D <= i < D:
+                    raise LowerError(f"index {i} is out of bounds for axis {d} with size {D}")
+                base += (i + D if i < 0 else i) * xstrides[d]
+            else:
+                infos.append((next(it), D, xstrides[d]))
+            d += 1
+        else:
+            raise LowerError(f"unknown index entry {e!r}")
+    adjacent = adv_at == list(range(adv_at[0], adv_at[-1] + 1))
+    pos = first if adjacent else 0
+    try:
+        bshape = tuple(int(b) for b in np.broadcast_shapes(*[low.shape(v) for v, _, _ in infos]))
+    except ValueError as e:
+        raise LowerError(f"index arrays do not broadcast: {e}") from None
+    shape = tuple(s for s, _ in basic[:pos]) + bshape + tuple(s for s, _ in basic[pos:])
+    xstr = [st for _, st in basic[:pos]] + [0] * len(bshape) + [st for _, st in basic[pos:]]
+    check = tuple(full if e[0] == "slice" else e for e in index)
+    return _AdvIndex(shape, base, xstr, pos, bshape, infos, check, tuple(xshape))
+
+
+def _index_errors(low: Lowering, plan: _AdvIndex) -> Value:
+    """A zeroed int64 error buffer, one slot per run-time index."""
+    err = low.new_value(TensorType(np.dtype(np.int64), (len(plan.dyn),)), "err")
+    ew = _Ew(low, (len(plan.dyn),))
+    ew.define(err, err.type.dtype, literal(0, err.type.dtype))
+    ew.store(err, err)
+    ew.emit("index_err", [err])
+    return err
+
+
+def _index_check(low: Lowering, plan: _AdvIndex, err: Value) -> None:
+    """The pending host check of err (see the note above)."""
+    slots = []
+    for k in range(len(plan.dyn)):
+        slot = low.new_value(TensorType(np.dtype(np.int64), ()), "bad")
+        low.layout[slot] = Layout((), ())
+        low.checks.append(Alias(slot, err, k))
+        slots.append(slot)
+    probe = low.new_value(TensorType(np.dtype(np.int64), ()), "checked")
+    low.checks.append(DynView(probe, err, plan.check_index, slots,
+                              Layout(plan.xshape, (0,) * len(plan.xshape))))
+
+
+def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: str,
+                  x: Value | None = None, out: Value | None = None,
+                  g: Value | None = None) -> None:
+    """One thread per element of x[index]: mode "gather" copies x's element into the
+    contiguous `out`, "scatter" atomically adds g's element (broadcast) at out's element,
+    "check" (x[index] is empty) only bounds-checks the indices, over their broadcast shape."""
+    domain = plan.bshape if mode == "check" else plan.shape
+    nb = len(plan.bshape)
+    lead = 0 if mode == "check" else plan.pos
+    tail = len(domain) - lead - nb
+    vecs: list[list[int]] = [[0] * len(domain) if mode == "check" else list(plan.xstr)]
+    devs: list[int] = []                    # which run-time indices are device loads
+    for k, (v, _, _) in enumerate(plan.dyn):
+        if v not in low.host:
+            devs.append(k)
+            vecs.append([0] * lead + list(align(low.layout_of(v), plan.bshape)) + [0] * tail)
+    if mode == "gather":
+        assert out is not None
+        vecs.append(list(Layout.contiguous(domain).strides))
+    g_host = g is not None and g in low.host
+    if mode == "scatter":
+        assert g is not None
+        vecs.append([0] * len(domain) if g_host else list(align(low.layout_of(g), domain)))
+    n = int(np.prod(domain, dtype=np.int64))
+    dims, cvecs = coalesce(domain, vecs)
+    contiguous = list(Layout.contiguous(dims).strides)
+    exts = [n] + [extent(domain, v) for v in vecs[1:]]
+    idx = index_type(*exts)
+    used = {j for v in cvecs if list(v) != contiguous for j, st in enumerate(v) if st != 0}
+    ind = " " * 8
+    body = index_lines("i", dims, "i", idx, ind, used)
+
+    def at(vec: Sequence[int]) -> str:
+        return "i" if list(vec) == contiguous else offset_expr("i", vec)
+    params: list[KParam] = []
+    args: list[Arg] = []
+    if mode != "check":
+        assert out is not None
+        if mode == "gather":
+            assert x is not None
+            params.append(KParam(f"const {ctype(x.type.dtype)}* __restrict__", "x", "P"))
+            args.append(Ptr(x))
+        terms = [str(plan.base)] if plan.base else []
+        if list(cvecs[0]) == contiguous:
+            terms.append("(long long)i")
+        else:
+            terms += [f"(long long)i{j} * {s}" if s != 1 else f"(long long)i{j}"
+                      for j, s in enumerate(cvecs[0]) if s != 0]
+        body.append(f"{ind}long long off = {' + '.join(terms) if terms else '0'};")
+    body.append(f"{ind}bool bad = false;")
+    scalars: list[tuple[Value, str]] = []
+    dev_of = {k: j for j, k in enumerate(devs)}
+    for k, (v, D, S) in enumerate(plan.dyn):
+        dt = v.type.dtype
+        if k in dev_of:
+            p = f"p{k}"
+            params.append(KParam(f"const {ctype(dt)}* __restrict__", p, "P"))
+            args.append(Ptr(v))
+            raw = f"{p}[{at(cvecs[1 + dev_of[k]])}]"
+        else:
+            raw = f"s{k}"
+            scalars.append((v, raw))
+        if dt.kind == "u":
+            body += [f"{ind}const unsigned long long r{k} = (unsigned long long){raw};",
+                     f"{ind}const long long j{k} = (long long)r{k};",
+                     f"{ind}if (r{k} >= {D}ULL) {{ err[{k}] = j{k}; bad = true; }}"]
+        else:
+            body += [f"{ind}const long long r{k} = (long long){raw};",
+                     f"{ind}const long long j{k} = r{k} < 0 ? r{k} + {D}LL : r{k};",
+                     (f"{ind}if ((unsigned long long)j{k} >= {D}ULL) {{ err[{k}] = r{k}; "
+                      "bad = true; }")]
+        if mode != "check" and S != 0:
+            body.append(f"{ind}off += j{k} * {S}LL;" if S != 1 else f"{ind}off += j{k};")
+    if mode == "gather":
+        assert out is not None
+        od = out.type.dtype
+        params.append(KParam(f"{ctype(od)}* __restrict__", "o", "P"))
+        args.append(Ptr(out))
+        zero = "false" if od.kind == "b" else f"({ctype(od)})0"
+        body.append(f"{ind}o[{at(cvecs[-1])}] = bad ? {zero} : x[off];")
+    elif mode == "scatter":
+        assert out is not None and g is not None
+        od = out.type.dtype
+        params.append(KParam(f"{ctype(od)}* __restrict__", "o", "P"))
+        args.append(Ptr(out))
+        if g_host:
+            gv = "sg"
+            scalars.append((g, gv))
+        else:
+            params.insert(0, KParam(f"const {ctype(g.type.dtype)}* __restrict__", "g", "P"))
+            args.insert(0, Ptr(g))
+            gv = load(f"g[{at(cvecs[-1])}]", g.type.dtype)
+        gv = convert(gv, g.type.dtype, od)
+        add = "jg_atomic_add_half" if od == HALF else "jg_atomic_add"
+        body.append(f"{ind}if (!bad) {add}(o + off, {gv});")
+    params.append(KParam("long long* __restrict__", "err", "P"))
+    args.append(Ptr(err))
+    for v, var in scalars:
+        params.append(KParam(rtype(v.type.dtype), var, fmt_char(v.type.dtype)))
+        args.append(Scalar(v))
+    name = low.kernel_name(tag)
+    text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
+        name=name, block=BLOCK, idx=idx, n=str(n),
+        params=", ".join(f"{p.ctype} {p.name}" for p in params), body="\n".join(body))
+    low.add_kernel(Kernel(name, params, text))
+    low.steps.append(Launch(name, grid_for(n, BLOCK, low.max_grid), BLOCK, args,
+                            [out] if mode == "gather" and out is not None else []))
+
+
+def _lower_gather(low: Lowering, n: Node) -> None:
+    x, *dyn = n.inputs
+    x = low.dev(x)
+    plan = _adv_plan(low, low.layout_of(x), n.attrs["index"], dyn)
+    if plan.shape != low.shape(n.out):
+        raise LowerError(f"internal: gather shape {plan.shape} != {low.shape(n.out)}")
+    if int(np.prod(plan.shape, dtype=np.int64)) == 0:
+        low.steps.append(Alloc([n.out]))
+        if int(np.prod(plan.bshape, dtype=np.int64)) == 0:
+            return                           # no index to check (NumPy reads none either)
+        err = _index_errors(low, plan)
+        _index_kernel(low, "getitem_check", plan, err, "check")
+    else:
+        err = _index_errors(low, plan)
+        _index_kernel(low, "gather", plan, err, "gather", x=x, out=n.out)
+    _index_check(low, plan, err)
 
 
 def _lower_join(low: Lowering, n: Node, rule: Join) -> None:
@@ -1137,7 +1438,7 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
     kbase = offset_expr("k", ks)
     roff = offset_expr("r", rs, "base")
     center_line = [] if center is None else [
-        f"{ind}const {act} c = ({act})center[o];"]
+        f"{ind}const {act} c = ({act}){load('center[o]', center.type.dtype)};"]
     if per_thread:
         o_loop = (f"for ({idx} o = ({idx})blockIdx.x * {BLOCK} + threadIdx.x; o < ({idx}){nout};"
                   f" o += ({idx})gridDim.x * {BLOCK})")
@@ -1161,7 +1462,7 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
         body.append(f"{ind}long long at = 0x7fffffffffffffffLL;")
     body.append(f"{ind}{r_loop} {{")
     body += index_lines("rr", rd, "r", idx, ind + "    ")
-    body.append(f"{ind}    const {ctype(in_dt)} a = x[{roff}];")
+    body.append(f"{ind}    const {rtype(in_dt)} a = {load(f'x[{roff}]', in_dt)};")
     if arg is None:
         body.append(f"{ind}    acc = {combine}()(acc, {premap('a')});")
     else:
@@ -1169,7 +1470,7 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
                     f"{convert('a', in_dt, adt)}, (long long)rr);")
     body.append(f"{ind}}}")
     if per_thread:
-        store = ind + "out[o] = {};"
+        store_line = ind + "out[o] = {};"
         tail = []
     else:
         if arg is None:
@@ -1177,14 +1478,14 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
         else:
             body.append(f"{ind}jg_block_argreduce<{BLOCK}, {str(arg).lower()}>(acc, at, "
                         f"({act}){ident});")
-        store = ind + "if (threadIdx.x == 0) out[b] = {};"
+        store_line = ind + "if (threadIdx.x == 0) out[b] = {};"
         tail = []
     if arg is not None:
-        body.append(store.format("at"))
+        body.append(store_line.format("at"))
     elif S > 1:
-        body.append(store.format("acc"))
+        body.append(store_line.format("acc"))
     else:
-        body.append(store.format(finish("acc")))
+        body.append(store_line.format(_store_acc(finish("acc"), adt, out.type.dtype)))
     body += tail
     body.append("    }")
     name = low.kernel_name(tag + ("_partial" if S > 1 else ""))
@@ -1211,11 +1512,17 @@ def _reduce_partials(low: Lowering, tag: str, partial: Value, nout: int, S: int,
             f"        for (int r = threadIdx.x; r < {S}; r += {BLOCK})\n"
             f"            acc = {combine}()(acc, x[(long long)o * {S} + r]);\n"
             f"        acc = jg_block_reduce<{BLOCK}>(acc, {combine}(), ({act}){ident});\n"
-            f"        if (threadIdx.x == 0) out[o] = {finish('acc')};\n"
+            f"        if (threadIdx.x == 0) out[o] = {_store_acc(finish('acc'), adt, out.type.dtype)};\n"
             f"    }}\n}}\n")
     low.add_kernel(Kernel(name, params, text))
     low.steps.append(Launch(name, max(1, min(nout, low.max_grid)), BLOCK,
                             [Ptr(partial), Ptr(out)], [out]))
+
+
+def _store_acc(expr: str, adt: np.dtype, od: np.dtype) -> str:
+    """An accumulator value as stored into an `od` buffer (C converts it implicitly, except
+    into float16, which rounds once from the accumulator)."""
+    return store(convert(expr, adt, od), od) if od == HALF else expr
 
 
 def _lower_argreduce(low: Lowering, n: Node, rule: ArgReduce) -> None:
@@ -1247,7 +1554,7 @@ def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
     bb = align(Layout(sb[:-2], tb[:-2]), batch)
     bdims, (bva, bvb) = coalesce(batch, [ba, bb])
     od = out.type.dtype
-    accdt = acc_dtype(od) if od.kind == "b" else od
+    accdt = acc_dtype(od) if od.kind == "b" or od == HALF else od
     big = 8 if od.itemsize <= 4 else 4
     tm = big if M * N * nb >= (16 * big) ** 2 * 64 else (4 if M * N * nb >= 64 ** 2 * 16 else 2)
     bm = 16 * tm
@@ -1268,11 +1575,18 @@ def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
              f"        const {ll} tn = (tt % ({group} * {tiles_n})) / gsize;"]
     lines += index_lines("z", bdims, "z", ll, " " * 8)
     aoff, boff = offset_expr("z", bva), offset_expr("z", bvb)
-    targs = ", ".join([ctype(a.type.dtype), ctype(b.type.dtype), ctype(od), ctype(accdt),
+    # float16 operands enter the template as jg_half (its casts convert, its bits don't)
+    def mm(dt: np.dtype) -> str:
+        return "jg_half" if dt == HALF else ctype(dt)
+
+    def ptr(p: str, dt: np.dtype, const: str = "const ") -> str:
+        return f"(({const}jg_half*){p})" if dt == HALF else p
+    targs = ", ".join([mm(a.type.dtype), mm(b.type.dtype), mm(od), ctype(accdt),
                        str(tm), "8", f"{M}LL", f"{N}LL", f"{K}LL", f"{ta[-2]}LL", f"{ta[-1]}LL",
                        f"{tb[-2]}LL", f"{tb[-1]}LL"])
-    lines.append(f"        jg_matmul_tile<{targs}>(A + ({aoff}), B + ({boff}), "
-                 f"C + z * {M * N}LL, tm * {bm}, tn * {bm});")
+    lines.append(f"        jg_matmul_tile<{targs}>({ptr('A', a.type.dtype)} + ({aoff}), "
+                 f"{ptr('B', b.type.dtype)} + ({boff}), "
+                 f"{ptr('C', od, '')} + z * {M * N}LL, tm * {bm}, tn * {bm});")
     lines.append("    }")
     text = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) {name}("
             + ", ".join(f"{p.ctype} {p.name}" for p in params) + ") {\n"
@@ -1285,9 +1599,23 @@ def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
 
 def _lower_scatter_add(low: Lowering, n: Node, rule: ScatterAdd) -> None:
     g, *dyn = n.inputs
-    if any(low.shape(v) != () for v in dyn):
-        raise LowerError("advanced (integer array) indexing is not supported")
     out = n.out
+    if any(low.shape(v) != () for v in dyn):
+        plan = _adv_plan(low, Layout.contiguous(low.shape(out)), n.attrs["index"], dyn)
+        align(low.layout_of(g), plan.shape)          # g must broadcast to x[index]
+        zero = _Ew(low, low.shape(out))
+        zero.define(out, out.type.dtype, literal(0, out.type.dtype))
+        zero.store(out, out)
+        zero.emit("zeros", [out])                    # (an Alloc when out is empty)
+        if int(np.prod(plan.bshape, dtype=np.int64)) == 0:
+            return
+        err = _index_errors(low, plan)
+        if int(np.prod(plan.shape, dtype=np.int64)) == 0:
+            _index_kernel(low, "scatter_check", plan, err, "check")
+        else:
+            _index_kernel(low, "scatter_add", plan, err, "scatter", out=out, g=g)
+        _index_check(low, plan, err)
+        return
     zero = _Ew(low, low.shape(out))
     zero.define(out, out.type.dtype, literal(0, out.type.dtype))
     zero.store(out, out)
@@ -1299,12 +1627,113 @@ def _lower_scatter_add(low: Lowering, n: Node, rule: ScatterAdd) -> None:
     part = low.new_value(TensorType(out.type.dtype, lay.shape), "part")
     low.layout[part] = lay
     if dyn:
+        low.flush_checks()
         low.steps.append(DynView(part, out, index, list(dyn), src))
     else:
         low.steps.append(Alias(part, out, off))
     put = _Ew(low, lay.shape)
     put.store(g, part, lay)
     put.emit("scatter")
+
+
+SCAN_BLOCK_MIN = 128         # a line this long scans with a block (when that reads coalesced)
+
+
+def _lower_scan(low: Lowering, n: Node, rule: Scan) -> None:
+    """cumsum / cumprod: NumPy's accumulate (out[0] = x[0], out[i] = out[i-1] op x[i], in
+    the output dtype; float16 rounds every step). Short or strided lines, and float16: a
+    thread per line (neighbouring threads read neighbouring lines). Long lines along a unit
+    stride, or few long lines: a block per line, BLOCK elements at a time through
+    jg_block_scan (floats then combine in another order than NumPy's sequential loop, like
+    any parallel sum)."""
+    x = low.dev(n.inputs[0])
+    xdt, od = x.type.dtype, n.out.type.dtype
+    out = n.out
+    step = OPS[rule.combine].cuda
+    expr = step.expr_for(od) if isinstance(step, Elementwise) else None
+    if expr is None:
+        raise LowerError(f"no cuda rule for {n.op} on {od.name}")
+    axis = n.attrs["axis"]
+    if axis is None:                         # the flattened array, in C order
+        size = int(np.prod(low.shape(x), dtype=np.int64))
+        if len(low.shape(x)) != 1:
+            x = low.contiguous(x)
+            flat = low.new_value(TensorType(xdt, (size,)), "flat")
+            low.layout[flat] = Layout((size,), (1,))
+            low.steps.append(Alias(flat, x))
+            x = flat
+        axis = 0
+    lay = low.layout_of(x)
+    shape = lay.shape
+    if shape != low.shape(out):
+        raise LowerError(f"internal: scan of {shape} into {low.shape(out)}")
+    L, xs = shape[axis], lay.strides[axis]
+    ostr = Layout.contiguous(shape).strides
+    os_ = ostr[axis]
+    keep = [j for j in range(len(shape)) if j != axis]
+    kdims, (kx, ko) = coalesce([shape[j] for j in keep],
+                               [[lay.strides[j] for j in keep], [ostr[j] for j in keep]])
+    NO = int(np.prod(kdims, dtype=np.int64))
+    if NO * L == 0:
+        low.steps.append(Alloc([out]))
+        return
+    R = rtype(od)
+    idx = index_type(NO * L, extent(shape, lay.strides))
+
+    def comb(a: str, b: str) -> str:
+        text = expr.format(a, b)
+        return f"jg_round_half({text})" if od == HALF else text
+
+    def elem(off: str) -> str:
+        return convert(load(f"x[{off}]", xdt), xdt, od)
+    # float16 rounds every step, so only NumPy's order gives NumPy's values: always a thread
+    # per line (a block scan would be far more accurate than NumPy, i.e. different)
+    block_mode = L >= SCAN_BLOCK_MIN and (abs(xs) == 1 or NO < 1024) and od != HALF
+    name = low.kernel_name(n.op)
+    params = [KParam(f"const {ctype(xdt)}* __restrict__", "x", "P"),
+              KParam(f"{ctype(od)}* __restrict__", "out", "P")]
+    ind = " " * 8
+    head = index_lines("o", kdims, "k", idx, ind)
+    head += [f"{ind}const {idx} xb = {offset_expr('k', kx)};",
+             f"{ind}const {idx} ob = {offset_expr('k', ko)};"]
+    B = BLOCK
+    prelude = ""
+    if block_mode:
+        low.uses.add("reduce.cu")
+        op = f"{name}_op"
+        prelude = (f"struct {op} {{\n    __device__ __forceinline__ {R} operator()({R} a, {R} b) "
+                   f"const {{ return {comb('a', 'b')}; }}\n}};\n")
+        zero = literal(0, od)
+        loop = [f"    for ({idx} o = blockIdx.x; o < ({idx}){NO}; o += gridDim.x) {{"] + head + [
+            f"{ind}{R} carry = {zero};",
+            f"{ind}for ({idx} c = 0; c < ({idx}){L}; c += {B}) {{",
+            f"{ind}    const {idx} r = c + ({idx})threadIdx.x;",
+            f"{ind}    {R} v = r < ({idx}){L} ? {elem(f'xb + r * ({xs})')} : {zero};",
+            f"{ind}    {R} total;",
+            f"{ind}    v = jg_block_scan<{B}>(v, {op}(), total);",
+            f"{ind}    if (c > 0) v = {op}()(carry, v);",
+            f"{ind}    if (r < ({idx}){L}) out[ob + r * ({os_})] = {store('v', od)};",
+            f"{ind}    carry = c > 0 ? {op}()(carry, total) : total;",
+            f"{ind}}}",
+            "    }"]
+        grid = max(1, min(NO, low.max_grid))
+    else:
+        loop = [(f"    for ({idx} o = ({idx})blockIdx.x * {B} + threadIdx.x; o < ({idx}){NO}; "
+                 f"o += ({idx})gridDim.x * {B}) {{")] + head + [
+            f"{ind}{R} acc = {elem('xb')};",
+            f"{ind}out[ob] = {store('acc', od)};",
+            f"{ind}for ({idx} r = 1; r < ({idx}){L}; ++r) {{",
+            f"{ind}    const {R} a = {elem(f'xb + r * ({xs})')};",
+            f"{ind}    acc = {comb('acc', 'a')};",
+            f"{ind}    out[ob + r * ({os_})] = {store('acc', od)};",
+            f"{ind}}}",
+            "    }"]
+        grid = grid_for(NO, B, low.max_grid)
+    text = (prelude + f"extern \"C\" __global__ void __launch_bounds__({B}) {name}("
+            + ", ".join(f"{p.ctype} {p.name}" for p in params) + ") {\n"
+            + "\n".join(loop) + "\n}\n")
+    low.add_kernel(Kernel(name, params, text))
+    low.steps.append(Launch(name, grid, B, [Ptr(x), Ptr(out)], [out]))
 
 
 def _lower_inline(low: Lowering, n: Node, rule: Inline) -> None:
@@ -1325,6 +1754,7 @@ def _lower_forward(low: Lowering, n: Node, rule: Forward) -> None:
 
 _DISPATCH: dict[type, Callable[[Lowering, Node, Any], None]] = {
     ScatterAdd: _lower_scatter_add,
+    Scan: _lower_scan,
     Inline: _lower_inline,
     Forward: _lower_forward,
     Elementwise: _lower_elementwise,
@@ -1640,7 +2070,7 @@ class _Row:
                            lambda w, d: self.operand(w, d, tgt_scope, tgt_lines))
             name = self.var("u" if outer else "f")
             assert tgt_lines is not None
-            tgt_lines.append(f"const {ctype(dt)} {name} = {text};")
+            tgt_lines.append(f"const {rtype(dt)} {name} = {text};")
         elif v in self.low.host:
             name = f"s{len(self.scalars)}"
             self.scalars.append((v, name))
@@ -1659,11 +2089,12 @@ class _Row:
                 self.olines.append(f"const {self.idx} ob{k} = {offset_expr('q', kstr)};")
             name = self.var("b" if outer else "a")
             if outer:
-                self.olines.append(f"const {ctype(dt)} {name} = p{k}[ob{k}];")
+                self.olines.append(f"const {rtype(dt)} {name} = {load(f'p{k}[ob{k}]', dt)};")
             else:
                 assert lines is not None
                 self.row_used |= {j for j, st in enumerate(rstr) if st}
-                lines.append(f"const {ctype(dt)} {name} = p{k}[{offset_expr('r', rstr, f'ob{k}')}];")
+                src = f"p{k}[{offset_expr('r', rstr, f'ob{k}')}]"
+                lines.append(f"const {rtype(dt)} {name} = {load(src, dt)};")
         entry = (name, dt)
         if outer:
             self.outer_vars[v] = entry
@@ -1737,7 +2168,9 @@ class _Row:
             if rule.post == "mean":
                 fin = f"{fin} / ({act}){self.RW}"
             name = self.var("u")
-            loop.append(f"const {ctype(od)} {name} = {fin};")
+            if od == HALF:
+                fin = convert(fin, adt, od)
+            loop.append(f"const {rtype(od)} {name} = {fin};")
             self.olines += loop
             self.outer_vars[n.out] = (name, od)
         stores: list[tuple[Value, str]] = []
@@ -1757,7 +2190,8 @@ class _Row:
             self.olines += row_idx + ["    " + line for line in body]
             for v, r in zip(full_out, refs):
                 k = len(stores)
-                self.olines.append(f"    o{k}[{offset_expr('r', rstr, 'os')}] = {r};")
+                self.olines.append(f"    o{k}[{offset_expr('r', rstr, 'os')}] = "
+                                   f"{store(r, v.type.dtype)};")
                 stores.append((v, f"o{k}"))
             self.olines.append("}")
         for v in outputs:
@@ -1766,7 +2200,7 @@ class _Row:
             k = len(stores)
             r = self.ref(v, None, None)[0]
             guard = "if (threadIdx.x == 0) " if self.block_mode else ""
-            self.olines.append(f"{guard}o{k}[o] = {r};")
+            self.olines.append(f"{guard}o{k}[o] = {store(r, v.type.dtype)};")
             stores.append((v, f"o{k}"))
         params: list[KParam] = []
         args: list[Arg] = []
@@ -1777,7 +2211,7 @@ class _Row:
             params.append(KParam(f"{ctype(v.type.dtype)}* __restrict__", p, "P"))
             args.append(Ptr(v))
         for v, p in self.scalars:
-            params.append(KParam(ctype(v.type.dtype), p, fmt_char(v.type.dtype)))
+            params.append(KParam(rtype(v.type.dtype), p, fmt_char(v.type.dtype)))
             args.append(Scalar(v))
         head: list[str] = []
         if S > 1:

@@ -7,7 +7,9 @@ and what varies inside it (combine op, view function, ...); `cuda_lower.py` disp
 the rule's class, never on the op's name.
 
 Expression keys, tried in order: the dtype's name (`float32`), its family (`float`, `int`
-signed, `uint`, `bool`), `integer` (signed or unsigned), then `*`.
+signed, `uint`, `bool`), `integer` (signed or unsigned), then `*`. float16 values live in
+registers as floats (NumPy's float16 loops compute in float and round each result to half),
+so float16 tries the `float32` key right after its own name; the lowering rounds the result.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ class Elementwise:
     from_key: bool = False
 
     def expr_for(self, dtype: np.dtype) -> str | None:
-        for key in (dtype.name, _FAMILY.get(dtype.kind, ""),
+        for key in (dtype.name, "float32" if dtype.name == "float16" else "",
+                    _FAMILY.get(dtype.kind, ""),
                     "integer" if dtype.kind in "iu" else "", "*"):
             if key in self.exprs:
                 return self.exprs[key]
@@ -77,7 +80,10 @@ class View:
 @dataclass(frozen=True)
 class GetItem:
     """Basic indexing (static ints, slices, None, Ellipsis; run-time integer scalars) is a
-    View whose offset the host computes per call, bounds-checked by NumPy itself."""
+    View whose offset the host computes per call, bounds-checked by NumPy itself. With
+    integer-array indices (any number, broadcast together, NumPy's placement of the result
+    axes) it is a gather kernel: negative indices wrap, an index out of range is recorded in
+    a device error buffer (the element reads nothing) and raised as IndexError on the host."""
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,17 @@ class HostConstant:
 
 @dataclass(frozen=True)
 class ScatterAdd:
-    """getitem's adjoint with basic indexing: zeros, then g stored through the view (basic
-    indexing never repeats an element, so add.at is a store)."""
+    """getitem's adjoint. Basic indexing: zeros, then g stored through the view (basic
+    indexing never repeats an element, so add.at is a store). Integer-array indices: zeros,
+    then one atomic add per element of g's broadcast (repeated indices accumulate)."""
+
+
+@dataclass(frozen=True)
+class Scan:
+    """cumsum / cumprod along one axis (axis None: the flattened array). combine: the
+    ELEMENTWISE rule of the step (add, mul), evaluated in the output dtype as NumPy's
+    accumulate does: out[0] = x[0], out[i] = out[i-1] op x[i]."""
+    combine: str
 
 
 @dataclass(frozen=True)
@@ -244,6 +259,8 @@ OTHER: dict[str, Any] = {
     "eye": HostConstant(),
     "linspace": HostConstant(),
     "scatter_add": ScatterAdd(),
+    "cumsum": Scan("add"),
+    "cumprod": Scan("mul"),
     "tape_new": HostCall(),
     "tape_push": HostCall(),
     "tape_pop": HostCall(),
