@@ -1,0 +1,253 @@
+"""Call sites: what the callee is decides what a call emits. An op from the table (np.exp,
+operator.add) is one node, bound by `bind_op`; functions in calls.py's SPECIAL table
+and array methods have handlers there; a plain Python function or a ScriptFunction is
+inlined (its own Emitter over the shared builder); jg.grad(f)(...) and jg.custom_vjp
+functions inline transformed graphs; math.f folds on static values.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from ..errors import JitTypeError, ScriptError
+from ..ir.graph import Graph, Value, inline_graph
+from ..ops import OpDef, lookup_py
+from ..types import UNKNOWN, TensorType
+from .check import check_function
+from .core import EmitterCore
+from .source import FunctionSource, function_source
+from .values import BoundMethod, _describe, is_static
+
+if TYPE_CHECKING:
+    from .emit import Emitter
+
+MAX_INLINE_DEPTH = 32
+
+
+class CallEmitter(EmitterCore):
+    # ---------------------------------------------------------------- calls
+    def call(self, e: ast.Call) -> Any:
+        f = self.ev(e.func)
+        args = []
+        for a in e.args:
+            if isinstance(a, ast.Starred):
+                raise self.script_error("*args in calls are not supported", a, "*args")
+            args.append(self.ev(a))
+        kwargs = {}
+        for k in e.keywords:
+            if k.arg is None:
+                raise self.script_error("**kwargs in calls are not supported", k, "**kwargs")
+            kwargs[k.arg] = self.ev(k.value)
+        self.at(e)
+        return self.call_value(f, args, kwargs, e)
+
+    def call_value(self, f: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        from .calls import SPECIAL, call_method
+        em = cast("Emitter", self)  # NOTE: calls.py's handlers take the whole Emitter
+        if isinstance(f, BoundMethod):
+            return call_method(em, f.obj, f.name, args, kwargs, node)
+        special = SPECIAL.get(id(f))
+        if special is not None:
+            return special(em, args, kwargs, node)
+        opdef = lookup_py(f)
+        if opdef is not None:
+            return self.call_op(opdef, args, kwargs, f, node)
+        from ..api import CustomVJP, GradFunction, ScriptFunction
+        if isinstance(f, CustomVJP):
+            return self.call_custom(f, args, kwargs, node)
+        if isinstance(f, GradFunction):
+            return self.call_grad(f, args, kwargs, node)
+        if isinstance(f, ScriptFunction):
+            return self.inline(f.fn, args, kwargs, node)
+        if isinstance(f, type) and issubclass(f, np.generic):
+            from .calls import dtype_call
+            return dtype_call(em, np.dtype(f), args, kwargs)
+        if inspect.isfunction(f):
+            mod = getattr(f, "__module__", "") or ""
+            if mod.split(".")[0] in ("numpy", "scipy", "math", "jitgraph"):
+                raise self.script_error(f"{mod}.{f.__name__} is not supported in scripted "
+                                        "functions", node, "call")
+            return self.inline(f, args, kwargs, node)
+        if getattr(f, "__module__", None) == "math" and callable(f):
+            return self.call_math(f, args, kwargs, node)
+        raise self.script_error(f"call to {_describe(f)} is not supported", node, "call")
+
+    def call_math(self, f: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST
+                  ) -> Any:
+        """math.f: evaluated now on compile-time values (math.sqrt(x.shape[-1])); on a
+        run-time scalar, the NumPy ufunc of the same name, giving a Python float."""
+        if all(is_static(a) for a in args) and all(is_static(v) for v in kwargs.values()):
+            try:
+                return f(*args, **kwargs)
+            except (ValueError, TypeError, OverflowError) as e:
+                raise self.type_error(f"math.{f.__name__}: {e}") from None
+        if not self.typed:
+            return self.opaque(f"math.{f.__name__}", args)
+        opdef = lookup_py(getattr(np, f.__name__, None))
+        vals = [self.as_value(a) for a in args]
+        if opdef is None or kwargs or any(v.type.shape != () for v in vals):
+            raise self.script_error(f"math.{f.__name__} of a run-time value is not supported; "
+                                    "use the NumPy function", node, "call")
+        r = self.op(opdef.name, vals)
+        return self.op("cast", [r], {"dtype": np.dtype(np.float64), "weak": True})
+
+    def call_op(self, opdef: OpDef, args: list[Any], kwargs: dict[str, Any], f: Any,
+                node: ast.AST) -> Any:
+        inputs, attrs = bind_op(self, opdef, args, kwargs)
+        if opdef.elementwise and not attrs:
+            r = self.apply(opdef, inputs, None, pyfunc=f)
+        else:
+            r = self.op(opdef.name, inputs, attrs)
+        if isinstance(r, Value) and r.type.weak:
+            # np.f(python_scalar) is a NumPy scalar, which NumPy 2 promotes strongly
+            r = self.op("cast", [r], {"dtype": r.type.dtype})
+        return r
+
+    def inline(self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+               node: ast.AST) -> Any:
+        if self.depth >= MAX_INLINE_DEPTH:
+            raise self.script_error(f"calls nested deeper than {MAX_INLINE_DEPTH} (recursion is "
+                                    "not supported)", node, "recursion")
+        from .emit import Emitter  # NOTE: emit.py imports this module
+        src = checked_source(fn)
+        bound = bind_python_args(fn, args, kwargs, self)
+        sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov)
+        call_loc = self.loc
+        try:
+            return sub.emit_function(bound)
+        except (JitTypeError, ScriptError) as e:
+            if e.args and isinstance(e.args[0], str) and "called from" not in e.args[0]:
+                e.args = (f"{e.args[0]}\n  (in {getattr(fn, '__name__', fn)}, called from "
+                          f"{call_loc})",) + e.args[1:]
+            raise
+
+    def call_grad(self, gf: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        """`jg.grad(f)(...)` inside a scripted function: build f's typed graph for these
+        arguments, transform it, and inline the result."""
+        target = gf.target
+        bound = bind_python_args(target.fn, args, kwargs, self)
+        argnums = gf.argnums_tuple
+        if not self.typed:
+            vals = [self.as_value(a) for a in bound]
+            n = self.b.node("grad", vals, {"fn": target.fn.__name__, "argnums": argnums,
+                                           "value": gf.with_value},
+                            [UNKNOWN] * (len(argnums) + (1 if gf.with_value else 0)),
+                            loc=self.loc)
+            grads = tuple(n.outputs[-len(argnums):])
+            g = grads if isinstance(gf.argnums, tuple) else grads[0]
+            return (n.outputs[0], g) if gf.with_value else g
+        for i in argnums:
+            if i >= len(bound):
+                raise self.type_error(f"argnums {i} is out of range for {len(bound)} arguments")
+        # Static arguments stay static unless differentiated.
+        param_idx = [i for i, a in enumerate(bound) if not is_static(a) or i in argnums]
+        vals = [self.as_value(bound[i]) for i in param_idx]
+        statics = {i: a for i, a in enumerate(bound) if i not in param_idx}
+        gg, tree, _ = gf.function_graph([v.type for v in vals], statics, param_idx,
+                                        [self.prov.get(v, frozenset()) for v in vals])
+        return tree.build(inline_graph(self.b, gg, vals))
+
+    def call_custom(self, cv: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST
+                    ) -> Any:
+        """A jg.custom_vjp function: one node holding its typed fwd and bwd graphs."""
+        bound = bind_python_args(cv.fn, args, kwargs, self)
+        vals = [self.as_value(a) for a in bound]
+        name = getattr(cv.fn, "__name__", "custom")
+        if cv.fwd is None or cv.bwd is None:
+            raise self.script_error(f"custom_vjp function {name!r} has no .defvjp(fwd, bwd)",
+                                    node, "custom_vjp")
+        if not self.typed:
+            return self.b.node("custom_vjp", vals, {"fwd": None, "bwd": None, "name": name},
+                               [UNKNOWN], loc=self.loc).out
+        from .emit import build_graph
+        fwd, ftree = build_graph(cv.fwd, [v.type for v in vals])
+        spec = ftree.spec
+        if not (spec[0] == "t" and len(spec[1]) == 2 and spec[1][0][0] == "v"):
+            raise self.type_error(f"custom_vjp: {cv.fwd.__name__} must return (out, residuals)"
+                                  " with out one array")
+        out_t = fwd.results[0].type
+        res_types = _spec_types(spec[1][1], fwd)
+        ct_t = TensorType(out_t.dtype, out_t.shape)
+        bwd, btree = build_graph(cv.bwd, [res_types, ct_t])
+        leaves = btree.value_leaves()
+        if len(leaves) != len(vals) or leaves != list(range(len(leaves))):
+            raise self.type_error(f"custom_vjp: {cv.bwd.__name__} must return one array "
+                                  f"cotangent per argument of {name} ({len(vals)})")
+        from ..autodiff import custom_vjp
+        return custom_vjp(self.b, fwd, bwd, vals, name=name)
+
+
+def _spec_types(spec: Any, g: Graph) -> Any:
+    """The types of an out-tree's leaves, in the tree's own tuple structure."""
+    if spec[0] == "v":
+        return g.results[spec[1]].type
+    if spec[0] in ("t", "l"):
+        return tuple(_spec_types(e, g) for e in spec[1])
+    raise JitTypeError("custom_vjp residuals must be arrays or numbers computed from the "
+                       "arguments")
+
+
+def bind_op(em: EmitterCore, opdef: OpDef, args: list[Any], kwargs: dict[str, Any]
+            ) -> tuple[list[Any], dict[str, Any]]:
+    """Bind a NumPy-style call to an op: value inputs and static attributes."""
+    params = opdef.params
+    if len(args) > len(params):
+        raise em.type_error(f"{opdef.name}() takes at most {len(params)} positional "
+                            f"arguments ({len(args)} given)")
+    bound = dict(zip(params, args))
+    for k, v in kwargs.items():
+        if k in bound:
+            raise em.type_error(f"{opdef.name}() got multiple values for argument {k!r}")
+        if k not in params:
+            raise em.script_error(f"{opdef.name}() does not support the keyword {k!r}")
+        bound[k] = v
+    in_names = [p for p in params if p not in opdef.attrs and p != "out"]
+    if opdef.nin is not None:
+        in_names = in_names[:opdef.nin]
+    else:
+        in_names = in_names[:1]
+    inputs: list[Any] = []
+    for p in in_names:
+        if p not in bound:
+            raise em.type_error(f"{opdef.name}() missing required argument {p!r}")
+        if opdef.nin is None:
+            seq = bound[p]
+            if not isinstance(seq, (tuple, list)):
+                raise em.type_error(f"{opdef.name}() expects a sequence of arrays")
+            inputs.extend(seq)
+        else:
+            inputs.append(bound[p])
+    attrs: dict[str, Any] = {}
+    for p, v in bound.items():
+        if p in in_names:
+            continue
+        if p in opdef.attrs:
+            attrs[p] = em.static_attr(v, p)
+        elif v is not None:
+            raise em.script_error(f"{opdef.name}(): argument {p!r} is not supported")
+    return inputs, attrs
+
+
+def bind_python_args(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+                     em: EmitterCore | None = None) -> list[Any]:
+    """Positional list for fn's parameters, defaults filled, as Python binds them."""
+    try:
+        ba = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError as ex:
+        if em is not None:
+            raise em.type_error(f"{getattr(fn, '__name__', fn)}(): {ex}") from None
+        raise
+    ba.apply_defaults()
+    return list(ba.arguments.values())
+
+
+def checked_source(fn: Callable[..., Any]) -> FunctionSource:
+    src = function_source(fn)
+    if not getattr(src, "_checked", False):
+        check_function(src)
+        src._checked = True  # type: ignore[attr-defined]
+    return src

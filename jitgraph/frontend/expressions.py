@@ -1,0 +1,216 @@
+"""Expressions: names, literals, operators (folded with Python's own semantics when both
+sides are static), `and`/`or`/`not` and chained comparisons, conditional expressions (an
+If node on a run-time condition) and attributes (`x.shape` is static in typed mode, a
+node in generic graphs). Subscripts are in subscripts.py, calls in dispatch.py.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ir.graph import Block, Builder, Value
+from ..ops import lookup_py
+from .core import EmitterCore
+from .values import (
+    BoundMethod,
+    ShapeTuple,
+    Undefined,
+    _describe,
+    _unwrap_none,
+    is_scalar,
+    is_static,
+)
+
+_BINOPS: dict[type, Callable[..., Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow, ast.MatMult: operator.matmul, ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+}
+_CMPOPS: dict[type, Callable[..., Any]] = {
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+_UNOPS: dict[type, Callable[..., Any]] = {
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+}
+
+
+class ExpressionEmitter(EmitterCore):
+    # ---------------------------------------------------------------- expressions
+    def ev(self, e: ast.expr) -> Any:
+        saved = self.loc
+        self.at(e)
+        try:
+            return self._ev(e)
+        finally:
+            self.loc = saved
+            self.b.loc = saved
+
+    def _ev(self, e: ast.expr) -> Any:
+        if isinstance(e, ast.Constant):
+            return e.value
+        if isinstance(e, ast.Name):
+            return self.lookup(e.id, e)
+        if isinstance(e, ast.Tuple):
+            return tuple(self.ev(x) for x in e.elts)
+        if isinstance(e, ast.List):
+            return [self.ev(x) for x in e.elts]
+        if isinstance(e, ast.BinOp):
+            return self.binop(type(e.op), self.ev(e.left), self.ev(e.right), e)
+        if isinstance(e, ast.UnaryOp):
+            x = self.ev(e.operand)
+            if isinstance(e.op, ast.Not):
+                t = self.truth(x)
+                return (not t) if not isinstance(t, Value) else self.op("logical_not", [t])
+            f = _UNOPS[type(e.op)]
+            if is_static(x):
+                return f(x)
+            return self.apply(lookup_py(f), [self.pybool_as_int(x)],  # type: ignore[arg-type]
+                              pyfunc=f)
+        if isinstance(e, ast.BoolOp):
+            return self.boolop(e)
+        if isinstance(e, ast.Compare):
+            return self.compare(e)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Attribute):
+            return self.attribute(self.ev(e.value), e.attr, e)
+        if isinstance(e, ast.Subscript):
+            return self.subscript(e)
+        if isinstance(e, ast.IfExp):
+            return self.ifexp(e)
+        raise self.script_error(f"unsupported expression {type(e).__name__}", e,
+                                type(e).__name__)
+
+    def binop(self, optype: type, a: Any, b: Any, node: ast.AST) -> Any:
+        f = _BINOPS[optype]
+        if is_static(a) and is_static(b) and not (
+                isinstance(a, np.ndarray) or isinstance(b, np.ndarray)):
+            try:
+                with np.errstate(all="ignore"):
+                    return f(a, b)
+            except ZeroDivisionError:
+                raise self.type_error("division by zero in a compile-time constant") from None
+            except TypeError as ex:
+                raise self.type_error(str(ex)) from None
+        if f is operator.matmul:
+            return self.op("matmul", [a, b])
+        if f not in (operator.and_, operator.or_, operator.xor):
+            a, b = self.pybool_as_int(a), self.pybool_as_int(b)
+        return self.apply(lookup_py(f), [a, b], pyfunc=f)  # type: ignore[arg-type]
+
+    def pybool_as_int(self, x: Any) -> Any:
+        """Python's arithmetic on bools is integer arithmetic (True + True == 2); NumPy's
+        on np.bool_ is logical. A run-time Python bool becomes a Python int for it."""
+        if isinstance(x, Value) and x.type.weak and x.type.dtype == np.bool_:
+            return self.op("cast", [x], {"dtype": np.dtype(np.int64), "weak": True})
+        return x
+
+    def boolop(self, e: ast.BoolOp) -> Any:
+        is_and = isinstance(e.op, ast.And)
+        acc = self.ev(e.values[0])
+        for nxt in e.values[1:]:
+            t = self.truth(acc)
+            if not isinstance(t, Value):
+                # Python semantics: `a and b` is b when a is truthy, else a
+                if (t and is_and) or (not t and not is_and):
+                    acc = self.ev(nxt)
+                continue
+            r = self.truth(self.ev(nxt))
+            if not isinstance(r, Value):
+                if is_and:
+                    acc = t if r else False
+                else:
+                    acc = True if r else t
+                continue
+            acc = self.op("logical_and" if is_and else "logical_or", [t, r])
+        return acc
+
+    def compare(self, e: ast.Compare) -> Any:
+        left = self.ev(e.left)
+        result: Any = True
+        for opnode, comp in zip(e.ops, e.comparators):
+            right = self.ev(comp)
+            left, right = _unwrap_none(left), _unwrap_none(right)
+            if isinstance(opnode, (ast.Is, ast.IsNot)):
+                if not (is_static(left) or is_static(right)) and not (left is None
+                                                                       or right is None):
+                    raise self.script_error("`is` compares only with None", e, "is")
+                r: Any = (left is right) == isinstance(opnode, ast.Is)
+            elif isinstance(opnode, (ast.In, ast.NotIn)):
+                if not (is_static(left) and is_static(right)) and not self.typed:
+                    r = self.opaque("in", [left])
+                    result = r if result is True else self._and(result, r)
+                    left = right
+                    continue
+                if not (is_static(left) and is_static(right)):
+                    raise self.script_error("`in` works on compile-time values only", e, "in")
+                r = (left in right) == isinstance(opnode, ast.In)
+            else:
+                f = _CMPOPS[type(opnode)]
+                if is_static(left) and is_static(right):
+                    r = f(left, right)
+                else:
+                    r = self.apply(lookup_py(f), [left, right], pyfunc=f)  # type: ignore
+            result = r if result is True else self._and(result, r)
+            left = right
+        return result
+
+    def ifexp(self, e: ast.IfExp) -> Any:
+        c = self.truth(self.ev(e.test))
+        if not isinstance(c, Value):
+            return self.ev(e.body if c else e.orelse)
+        bt, be = Builder(Block(), self.loc), Builder(Block(), self.loc)
+        a = self._in(bt, lambda: self.ev(e.body))
+        b = self._in(be, lambda: self.ev(e.orelse))
+        return self.merge_branches(c, bt, be, [a], [b], e)[0]
+
+    # ---------------------------------------------------------------- attributes
+    def attribute(self, obj: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(obj, Undefined):
+            raise self.script_error(obj.why, node)
+        if isinstance(obj, np.ndarray) and name in ("shape", "ndim", "dtype", "size", "T"):
+            return getattr(obj, name)
+        if isinstance(obj, Value):
+            t = obj.type
+            if name in ("shape", "ndim", "size", "dtype"):
+                if self.typed:
+                    assert t.shape is not None
+                    if name == "shape":
+                        return ShapeTuple(t.shape, obj.hint)
+                    return {"ndim": len(t.shape), "size": t.size, "dtype": t.dtype}[name]
+                return self.op({"dtype": "dtype_of"}.get(name, name), [obj])
+            if name == "T":
+                return self.op("transpose", [obj])
+            if name in ("itemsize", "nbytes"):
+                if not self.typed:
+                    return self.opaque(name, [obj])
+                return t.dtype.itemsize * (t.size if name == "nbytes" else 1)  # type: ignore
+            if name == "real" and (not self.typed or t.dtype.kind != "c"):  # type: ignore
+                return obj
+            from .calls import is_method
+            if is_method(name):
+                return BoundMethod(obj, name)
+            raise self.script_error(f"array attribute .{name} is not supported", node,
+                                    f"attribute {name}")
+        if is_scalar(obj) and name in ("shape", "ndim", "dtype", "size", "T", "real"):
+            return getattr(np.asarray(obj), name) if name != "T" else obj
+        if is_scalar(obj) or isinstance(obj, np.ndarray):
+            from .calls import is_method
+            if is_method(name):
+                return BoundMethod(obj, name)
+            try:
+                return getattr(obj, name)  # a compile-time value's attribute (x.itemsize)
+            except AttributeError:
+                raise self.script_error(f"{_describe(obj)} has no attribute {name!r}",
+                                        node) from None
+        try:
+            return getattr(obj, name)
+        except AttributeError:
+            raise self.script_error(f"{_describe(obj)} has no attribute {name!r}", node
+                                    ) from None

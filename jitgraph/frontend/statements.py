@@ -1,0 +1,224 @@
+"""Statements: assignment (with tuple unpacking), return, assert, and `if` on a run-time
+condition, which becomes an If node whose outputs are the names either branch changed
+(equal static values stay static; a name assigned on one path only is Undefined after
+the if, or, first assigned in a loop body, zeros on the other path). An `if` on a static
+condition emits one branch. Loops are in loops.py.
+"""
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from typing import Any
+
+from ..ir.graph import Block, Builder, Value
+from ..types import TensorType, join_types
+from .core import EmitterCore
+from .values import (
+    PendingName,
+    Returned,
+    Undefined,
+    _carriable,
+    _describe,
+    _hint,
+    _static_eq,
+    is_static,
+)
+
+_MISSING = object()
+
+
+class StatementEmitter(EmitterCore):
+    # ---------------------------------------------------------------- statements
+    def emit_stmts(self, stmts: Sequence[ast.stmt]) -> Returned | None:
+        for s in stmts:
+            self.at(s)
+            r = self.emit_stmt(s)
+            if r is not None:
+                return r
+        return None
+
+    def emit_stmt(self, s: ast.stmt) -> Returned | None:
+        if isinstance(s, ast.Return):
+            return Returned(None if s.value is None else self.ev(s.value))
+        if isinstance(s, ast.Assign):
+            val = self.ev(s.value)
+            for t in s.targets:
+                self.assign(t, val)
+            return None
+        if isinstance(s, ast.AnnAssign):
+            assert s.value is not None
+            self.assign(s.target, self.ev(s.value))
+            return None
+        if isinstance(s, ast.AugAssign):
+            assert isinstance(s.target, ast.Name)
+            cur = self.lookup(s.target.id, s.target)
+            self.assign(s.target, self.binop(type(s.op), cur, self.ev(s.value), s))
+            return None
+        if isinstance(s, ast.If):
+            return self.emit_if(s)
+        if isinstance(s, ast.For):
+            self.emit_for(s)
+            return None
+        if isinstance(s, ast.While):
+            self.emit_while(s)
+            return None
+        if isinstance(s, ast.Assert):
+            if not self.typed:  # shapes are not known before specialization
+                return None
+            c = self.truth(self.ev(s.test))
+            if isinstance(c, Value):
+                raise self.script_error("assert on a run-time value is not supported; "
+                                        "assert on shapes and static values only", s, "assert")
+            if not c:
+                raise self.type_error("assertion failed at compile time")
+            return None
+        if isinstance(s, (ast.Pass, ast.Expr)):
+            return None
+        raise self.script_error(f"unsupported statement {type(s).__name__}", s,
+                                type(s).__name__)
+
+    def assign(self, t: ast.expr, val: Any) -> None:
+        if isinstance(t, ast.Name):
+            if isinstance(val, Value) and val.hint is None:
+                val.hint = _hint(t.id)
+            self.env[t.id] = val
+            return
+        if isinstance(t, (ast.Tuple, ast.List)):
+            n = len(t.elts)
+            if isinstance(val, Value):
+                if self.typed:
+                    if val.type.shape is None or not val.type.shape or val.type.shape[0] != n:
+                        raise self.type_error(f"cannot unpack a value of type {val.type} "
+                                              f"into {n} names")
+                parts: Sequence[Any] = [self.op("getitem", [val], {"index": (("int", i),)})
+                                        for i in range(n)]
+            elif isinstance(val, (tuple, list)):
+                parts = val
+            else:
+                raise self.type_error(f"cannot unpack {_describe(val)}")
+            if len(parts) != n:
+                raise self.type_error(f"cannot unpack {len(parts)} values into {n} names")
+            for e, p in zip(t.elts, parts):
+                self.assign(e, p)
+            return
+        raise self.script_error("unsupported assignment target", t)
+
+    # ---------------------------------------------------------------- if / else
+    def emit_if(self, s: ast.If) -> Returned | None:
+        cond = self.truth(self.ev(s.test))
+        if not isinstance(cond, Value):
+            return self.emit_stmts(s.body if cond else s.orelse)
+        env0 = self.env
+        outs = []
+        pending: PendingName | None = None
+        for stmts in (s.body, s.orelse):
+            self.env = dict(env0)
+            blk = Builder(Block(), self.loc)
+            saved, self.b = self.b, blk
+            try:
+                ret = self.emit_stmts(stmts)
+            except PendingName as p:
+                # a name first assigned in the enclosing loop, read on this path before
+                # any assignment (`if i == 0: acc = x else: acc = acc + x`): learn its
+                # type from the other branch, then the loop carries it
+                pending, ret = p, None
+            finally:
+                self.b = saved
+            outs.append((blk, self.env, ret))
+            self.at(s)
+        self.env = env0
+        if pending is not None:
+            for blk, env, _ in outs:
+                v = env.get(pending.name)
+                if _carriable(v) and pending.name not in self.pending_types:
+                    self.pending_types[pending.name] = self._in(
+                        blk, lambda v=v: self.as_value(v)).type
+            raise pending
+        (bt, et, rt), (be, ee, re_) = outs
+        if (rt is None) != (re_ is None):
+            raise self.script_error("one branch returns and the other falls through to the "
+                                    "end of the function (which would return None)", s)
+        names = sorted(k for k in set(et) | set(ee)
+                       if et.get(k, _MISSING) is not env0.get(k, _MISSING)
+                       or ee.get(k, _MISSING) is not env0.get(k, _MISSING))
+        merged_t: list[Any] = []
+        merged_e: list[Any] = []
+        kept: list[str] = []
+        for k in names:
+            a, c = et.get(k, _MISSING), ee.get(k, _MISSING)
+            if k in self.fillable and (_carriable(a) or _carriable(c)) and not (
+                    _carriable(a) and _carriable(c)):
+                # first assigned inside a loop, on one path: zeros on the other (the
+                # loop then carries it, so later iterations see the previous value)
+                if _carriable(a):
+                    a = self._in(bt, lambda a=a: self.as_value(a))
+                    c = self._in(be, lambda a=a: self.zeros(a.type))
+                else:
+                    c = self._in(be, lambda c=c: self.as_value(c))
+                    a = self._in(bt, lambda c=c: self.zeros(c.type))
+            if a is _MISSING or c is _MISSING or isinstance(a, Undefined) or isinstance(
+                    c, Undefined):
+                env0[k] = Undefined(f"{k!r} is assigned in only one branch of the if at line "
+                                    f"{s.lineno} and used after it")
+                continue
+            kept.append(k)
+            merged_t.append(a)
+            merged_e.append(c)
+        if rt is not None:
+            merged_t.append(rt.value)
+            merged_e.append(re_.value)  # type: ignore[union-attr]
+        results = self.merge_branches(cond, bt, be, merged_t, merged_e, s)
+        for k, v in zip(kept, results):
+            if isinstance(v, Value) and v.hint is None:
+                v.hint = _hint(k)
+            env0[k] = v
+        if rt is not None:
+            return Returned(results[-1])
+        return None
+
+    def merge_branches(self, cond: Value, bt: Builder, be: Builder, ta: list[Any],
+                       ea: list[Any], node: ast.AST) -> list[Any]:
+        """Build the If node; equal static leaves stay static, the rest become outputs."""
+        out_types: list[TensorType] = []
+        res_t: list[Value] = []
+        res_e: list[Value] = []
+
+        def leaf(a: Any, c: Any) -> Any:
+            if a is c:
+                return ("same", a)
+            if is_static(a) and is_static(c) and type(a) is type(c) and _static_eq(a, c):
+                return ("same", a)
+            if isinstance(a, (tuple, list)) and isinstance(c, (tuple, list)):
+                if len(a) != len(c):
+                    raise self.type_error(f"the branches give tuples of different lengths "
+                                          f"({len(a)} and {len(c)})")
+                return ("tuple", [leaf(x, y) for x, y in zip(a, c)])
+            va = self._in(bt, lambda: self.as_value(a))
+            vc = self._in(be, lambda: self.as_value(c))
+            t = join_types(va.type, vc.type, broadcast=self.lenient > 0)
+            if t is not None and t.shape != va.type.shape or t is not None and \
+                    t.shape != vc.type.shape:
+                self.widened = True
+            if t is None:
+                raise self.type_error(f"the branches give values of types {va.type} and "
+                                      f"{vc.type}: a compiled value needs one shape on every "
+                                      "path")
+            va = self._in(bt, lambda: self.coerce(va, t))
+            vc = self._in(be, lambda: self.coerce(vc, t))
+            res_t.append(va)
+            res_e.append(vc)
+            out_types.append(t)
+            return ("out", len(res_t) - 1)
+
+        specs = [leaf(a, c) for a, c in zip(ta, ea)]
+        bt.block.results = res_t
+        be.block.results = res_e
+        n = self.b.node("if", [cond], None, out_types, [bt.block, be.block], loc=self.loc)
+
+        def build(sp: Any) -> Any:
+            if sp[0] == "same":
+                return sp[1]
+            if sp[0] == "tuple":
+                return tuple(build(e) for e in sp[1])
+            return n.outputs[sp[1]]
+        return [build(sp) for sp in specs]

@@ -1,0 +1,197 @@
+"""The values the emitter computes with ("EnvVals"), apart from IR Values: what the
+abstract interpretation of a function body knows statically. A name maps to an IR Value,
+a static Python object (number, tuple, dtype, module, function), or `Undefined` (not
+defined on every path). `ShapeTuple` and `NoneArg` are static values that remember where
+they came from, for error messages; `Enumerated`, `BoundMethod` and `Returned` carry
+`enumerate(x)`, `x.sum` and a `return` between the emitter's parts; `OutTree` rebuilds a
+graph's Python result. The exceptions here steer emission: `NeedStatic` (specialize on an
+argument's value), `PendingName` (a loop name read before it is assigned) and
+`UnresolvedName` (a global not defined yet).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ScriptError, SourceLoc
+from ..ir.graph import Value
+
+_SCALARS = (bool, int, float, complex, np.generic)
+
+
+class Undefined:
+    """A name that is not defined on every path reaching this point."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+@dataclass
+class Enumerated:
+    """enumerate(array): a for loop over it binds (index, row)."""
+    value: Any
+
+
+class ShapeTuple(tuple):
+    """`x.shape`: a tuple that remembers whose shape it is, for error messages."""
+
+    of: str | None
+
+    def __new__(cls, shape: tuple[int, ...], of: str | None) -> ShapeTuple:
+        t = super().__new__(cls, shape)
+        t.of = of
+        return t
+
+
+class NoneArg:
+    """A top-level argument passed as None: behaves as None (`b is None`, `axis=b`) but
+    names the argument when it is used as an array."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+def _unwrap_none(x: Any) -> Any:
+    return None if isinstance(x, NoneArg) else x
+
+
+@dataclass
+class Returned:
+    value: Any
+
+
+@dataclass
+class BoundMethod:
+    obj: Any
+    name: str
+
+
+@dataclass
+class OutTree:
+    """How the flat result list of a graph rebuilds the function's Python result:
+    ("v", i) is result i, ("s", x) a static Python value, ("t", [...]) a tuple, ("l", [...])
+    a list."""
+    spec: Any
+
+    def value_leaves(self) -> list[int]:
+        """Indices of the graph results, in the order the Python result lists them."""
+        out: list[int] = []
+
+        def go(s: Any) -> None:
+            if s[0] == "v":
+                out.append(s[1])
+            elif s[0] in ("t", "l"):
+                for e in s[1]:
+                    go(e)
+        go(self.spec)
+        return out
+
+    def build(self, flat: Sequence[Any]) -> Any:
+        def go(s: Any) -> Any:
+            kind = s[0]
+            if kind == "v":
+                return flat[s[1]]
+            if kind == "s":
+                return s[1]
+            if kind == "l":
+                return [go(e) for e in s[1]]
+            return tuple(go(e) for e in s[1])
+        return go(self.spec)
+
+
+def flatten_result(x: Any) -> tuple[list[Value], OutTree]:
+    flat: list[Value] = []
+
+    def go(e: Any) -> Any:
+        if isinstance(e, Value):
+            flat.append(e)
+            return ("v", len(flat) - 1)
+        if isinstance(e, (tuple, list)):
+            return ("t" if isinstance(e, tuple) else "l", [go(i) for i in e])
+        return ("s", _unwrap_none(e))
+    return flat, OutTree(go(x))
+
+
+def is_scalar(x: Any) -> bool:
+    return isinstance(x, _SCALARS)
+
+
+def is_static(x: Any) -> bool:
+    if isinstance(x, (Value, Undefined)):
+        return False
+    if isinstance(x, (tuple, list)):
+        return all(is_static(e) for e in x)
+    return True
+
+
+def _carriable(x: Any) -> bool:
+    return isinstance(x, Value) or is_scalar(x)
+
+
+class NeedStatic(Exception):
+    """Raised while specializing: these argument positions must be compile-time values."""
+
+    def __init__(self, indices: frozenset[int]):
+        super().__init__(f"arguments {sorted(indices)} are needed at compile time")
+        self.indices = indices
+
+
+class PendingName(Exception):
+    """A loop-body name read before its first assignment on some path."""
+
+    def __init__(self, name: str, loc: SourceLoc):
+        super().__init__(name)
+        self.name = name
+        self.loc = loc
+
+
+class UnresolvedName(ScriptError):
+    """A global that does not exist (yet): at decoration it may be defined later in the
+    module, so the check is repeated at the first call."""
+
+    def __init__(self, msg: str, loc: SourceLoc, name: str):
+        super().__init__(msg, loc, "name")
+        self.name = name
+
+
+def _static_eq(a: Any, b: Any) -> bool:
+    try:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return bool(np.array_equal(a, b)) and np.asarray(a).dtype == np.asarray(b).dtype
+        if isinstance(a, float) and isinstance(b, float):
+            if math.isnan(a) or math.isnan(b):
+                return math.isnan(a) and math.isnan(b)
+            return a == b and math.copysign(1, a) == math.copysign(1, b)
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, Value):
+        return f"a value of type {x.type}"
+    if inspect.ismodule(x):
+        return f"module {x.__name__}"
+    name = getattr(x, "__qualname__", None) or getattr(x, "__name__", None)
+    if name:
+        mod = getattr(x, "__module__", None)
+        return f"{mod}.{name}" if mod and mod != "builtins" else name
+    return f"{type(x).__name__} {x!r}"[:80]
+
+
+def _hint(name: str) -> str:
+    """Value names for the IR text: the rewrites' flags (`__break3`) print as `break`."""
+    if name.startswith("__"):
+        return name.strip("_").rstrip("0123456789_").replace("retval", "ret") or name
+    return name
