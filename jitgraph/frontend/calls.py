@@ -376,3 +376,4 @@ def call_method(em: Emitter, obj: Any, name: str, args: list[Any], kwargs: dict[
 
 
 from . import composites  # noqa: E402,F401  (registers its handlers in SPECIAL)
+from . import composites_einsum, composites_shape  # noqa: F401  (the same)
