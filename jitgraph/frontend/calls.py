@@ -189,14 +189,6 @@ def _dot(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) ->
     return dot(em, *args)
 
 
-@special(np.vdot, np.inner)
-def _inner(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-    a, b = (em.as_value(x) for x in args)
-    if em.typed and (a.type.ndim != 1 or b.type.ndim != 1):
-        raise em.type_error("np.inner/np.vdot are supported for 1-D arrays only")
-    return em.op("matmul", [a, b])
-
-
 @special(np.outer)
 def _outer(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     a, b = (em.as_value(x) for x in args)

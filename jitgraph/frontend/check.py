@@ -115,8 +115,8 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
 
 
 # Strings that name a number or a dtype, never computed with: float("inf"),
-# x.astype("float32"), np.zeros(3, dtype="int32"), and np.einsum's subscripts
-# ("ij,jk->ik"). Marked by the enclosing call.
+# x.astype("float32"), np.zeros(3, dtype="int32"), np.einsum's subscripts
+# ("ij,jk->ik") and np.pad's mode ("edge"). Marked by the enclosing call.
 _DTYPE_STRINGS: set[int] = set()
 
 
@@ -127,6 +127,8 @@ def _dtype_string_args(call: ast.Call) -> list[ast.expr]:
     if name in ("float", "astype", "dtype", "einsum") and call.args:
         out.append(call.args[0])
     out += [k.value for k in call.keywords if k.arg == "dtype"]
+    if name == "pad":
+        out += call.args[2:3] + [k.value for k in call.keywords if k.arg == "mode"]
     return [a for a in out if isinstance(a, ast.Constant) and isinstance(a.value, str)]
 
 
