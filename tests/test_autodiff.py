@@ -287,6 +287,11 @@ OP_CASES: list[OpCase] = [
            {"index": (IDX_ALL, ("value",))}, id="getitem-array-2d"),
     OpCase("getitem", (_p(3, 4), K(2)), {"index": (("value",), ("slice", 0, 4, 2))},
            id="getitem-runtime-int"),
+    OpCase("setitem", (_p(3, 4), _p()), {"index": (("int", 1), ("int", 2))}, id="setitem-scalar"),
+    OpCase("setitem", (_p(3, 4), _p(1, 2)), {"index": (IDX_ALL, ("slice", 1, 3, None))},
+           id="setitem-broadcast"),
+    OpCase("setitem", (_p(3, 4), _p(4), K(-1)), {"index": (("value",),)},
+           id="setitem-runtime-int"),
     # creation with a fill value
     OpCase("full", (_p(),), {"shape": (2, 3)}),
     OpCase("full_like", (_p(2, 3), _p()), id="full_like"),

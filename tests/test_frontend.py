@@ -932,7 +932,7 @@ def _refused_attr_assign(x):
 
 
 def _refused_item_assign(x):
-    x[0] = 1  # ERR
+    x[0][1] = 1  # ERR
     return x
 
 
@@ -1003,7 +1003,7 @@ REFUSED = [
     (_refused_kwargs, "**kwargs", "**kwargs"),
     (_refused_string, "string", '"hello"'),
     (_refused_attr_assign, "attribute assignment", "x.foo"),
-    (_refused_item_assign, "item assignment", "x[0]"),
+    (_refused_item_assign, "item assignment into an expression", "x[0][1]"),
     (_refused_nested_def, "nested function", "def"),
     (_refused_import, "import", "import"),
     (_refused_import_from, "import", "from"),

@@ -158,6 +158,19 @@ def _numpy_getitem(x: Any, *dyn: Any, index: tuple = ()) -> Any:
     return np.asarray(x)[tuple(key)]
 
 
+def _numpy_setitem(x: Any, v: Any, *dyn: Any, index: tuple = ()) -> Any:
+    """NumPy's own item assignment on a copy, the oracle for setitem."""
+    out = np.array(x, copy=True)
+    it = iter(dyn)
+    parts: list[Any] = []
+    for e in index:
+        parts.append({"int": lambda: e[1], "slice": lambda: slice(*e[1:]),
+                      "none": lambda: None, "ellipsis": lambda: Ellipsis}.get(
+                          e[0], lambda: next(it))())
+    out[tuple(parts)] = v
+    return out
+
+
 def _tape_pop_stand_in(h: Any, shape: tuple = (), dtype: Any = None, weak: bool = False) -> Any:
     if weak:
         return {"b": bool, "i": int, "f": float}[np.dtype(dtype).kind](0)
@@ -170,6 +183,7 @@ def _tape_pop_stand_in(h: Any, shape: tuple = (), dtype: Any = None, weak: bool 
 # checks what they do.
 ORACLE: dict[str, Any] = {
     "getitem": _numpy_getitem,
+    "setitem": _numpy_setitem,
     "tape_new": lambda: np.int64(1),
     "tape_push": lambda h, x: h,
     "tape_pop": _tape_pop_stand_in,
@@ -496,6 +510,25 @@ def getitem_cases() -> Iterator[CaseSpec]:
     yield "getitem", (A(F64),), _ix(("int", 0))                             # 0-d
 
 
+def setitem_cases() -> Iterator[CaseSpec]:
+    for dt in (F64, I32, BOOL, F32):
+        x = A(dt, 4, 5, 3)
+        yield "setitem", (x, A(dt)), _ix(("int", 1))                          # x[1] = s
+        yield "setitem", (x, A(dt, 5, 3)), _ix(("int", -1))                   # x[-1] = row
+        yield "setitem", (x, A(dt, 4, 1, 3)), _ix(ALL, ("slice", 1, 3, None))  # broadcast
+        yield "setitem", (x, A(dt), V(2)), _ix(("value",), ("int", 0))         # x[i, 0] = s
+    x = A(F64, 4, 5, 3)
+    yield "setitem", (x, W("float")), _ix(("slice", None, None, -1), ("int", 2))
+    yield "setitem", (x, W("int"), V(-1), V(1)), _ix(("value",), ("value",))
+    yield "setitem", (x, A(F32, 3)), _ix(("int", 0), ("int", 0))            # cast in
+    yield "setitem", (A(I32, 4, 5), A(F64, 5)), _ix(("int", 2))              # float -> int
+    yield "setitem", (x, A(F64, 3), V(np.array([0, 2]))), _ix(("value",), ("int", 1))
+    yield "setitem", (x, A(F64)), _ix(("slice", 3, 1, None))                 # empty region
+    yield "setitem", (x, A(F64, 2, 3)), _ix(("int", 0))                      # does not fit
+    yield "setitem", (x, A(F64)), _ix(("int", 4))                            # out of bounds
+    yield "setitem", (A(F64, 3), A(np.complex128)), _ix(("int", 0))          # complex -> real
+
+
 def creation_cases() -> Iterator[CaseSpec]:
     for name in ("zeros", "ones", "empty"):
         for dtype in (None, F32, I32, BOOL, F16):
@@ -594,7 +627,7 @@ def adjoint_cases() -> Iterator[CaseSpec]:
 
 
 FAMILIES = (unary_cases, binary_cases, where_clip_cases, cast_cases, reduce_cases, arg_cases,
-            matmul_cases, shape_cases, getitem_cases, creation_cases, meta_cases, scan_cases,
+            matmul_cases, shape_cases, getitem_cases, setitem_cases, creation_cases, meta_cases, scan_cases,
             adjoint_cases)
 
 

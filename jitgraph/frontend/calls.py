@@ -216,7 +216,19 @@ def clip(em: Emitter, x: Any, lo: Any, hi: Any) -> Any:
     return em.op("clip", [x, lo, hi])
 
 
-@special(np.array, np.asarray, np.asanyarray, np.ascontiguousarray)
+@special(np.array)
+def _array_copy(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    """np.array copies (unlike asarray): its result is an array the function owns, which
+    item assignment may write into (ownership.py)."""
+    x = args[0] if args else kwargs.get("object")
+    r = _array(em, args, kwargs, node)
+    if r is x:
+        return em.op("copy", [r])
+    em.own.owned.add(r)
+    return r
+
+
+@special(np.asarray, np.asanyarray, np.ascontiguousarray)
 def _array(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     x = args[0] if args else kwargs.get("object", kwargs.get("a"))
     dtype = args[1] if len(args) > 1 else kwargs.get("dtype")

@@ -140,8 +140,10 @@ def _check_target(t: ast.AST, src: FunctionSource, augmented: bool) -> None:
             _check_target(e, src, augmented)
         return
     if isinstance(t, ast.Subscript):
-        _fail(t, src, "item assignment", "arrays are immutable in scripted functions; "
-              "build a new array with np.where or np.concatenate")
+        if isinstance(t.value, ast.Name):
+            return   # name[index] = v: checked against aliasing at specialization
+        _fail(t, src, "item assignment into an expression", "assign through a name with one "
+              "subscript: a[i, j] = v, not a[i][j] = v")
     if isinstance(t, ast.Attribute):
         _fail(t, src, "attribute assignment")
     if isinstance(t, ast.Starred):

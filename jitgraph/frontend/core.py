@@ -17,6 +17,7 @@ from ..errors import JitTypeError, ScriptError, SourceLoc
 from ..ir.graph import Builder, Value
 from ..ops import OPS, OpDef
 from ..types import UNKNOWN, TensorType
+from .ownership import Ownership
 from .source import FunctionSource
 from .values import (
     NeedStatic,
@@ -36,8 +37,13 @@ class EmitterCore:
     Emitter of their own that shares the builder."""
 
     def __init__(self, src: FunctionSource, b: Builder, typed: bool, depth: int = 0,
-                 prov: dict[Value, frozenset[int]] | None = None):
+                 prov: dict[Value, frozenset[int]] | None = None,
+                 own: Ownership | None = None):
         self.src = src
+        # which arrays `x[i] = v` may write into (see ownership.py); shared with inlined
+        # helpers, whose parameters (self.params) are never writable
+        self.own = Ownership() if own is None else own
+        self.params: set[Value] = set()
         # Provenance: which Python int/bool arguments a scalar value was computed from, so
         # a use that needs a compile-time value (an axis, a shape) can make them static.
         self.prov: dict[Value, frozenset[int]] = {} if prov is None else prov
@@ -137,6 +143,7 @@ class EmitterCore:
             if e.loc is not None:
                 raise
             raise self._blame(e.msg, vals) from None
+        self.own.made(name, vals, r)
         if self.prov and r.type.shape == ():
             p = frozenset().union(*[self.prov.get(v, frozenset()) for v in vals])
             if p:
@@ -260,6 +267,12 @@ class EmitterCore:
         def emit_stmts(self, stmts: Sequence[ast.stmt]) -> Returned | None: ...
 
         def assign(self, t: ast.expr, val: Any) -> None: ...
+
+        def index_entries(self, sl: ast.expr) -> tuple[tuple[tuple[Any, ...], ...],
+                                                       list[Value],
+                                                       list[tuple[int, Value, int]]]: ...
+
+        def window_index(self, start: Value, length: int) -> Value: ...
 
         def emit_for(self, s: ast.For) -> None: ...
 

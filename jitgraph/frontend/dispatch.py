@@ -115,7 +115,7 @@ class CallEmitter(EmitterCore):
         from .emit import Emitter  # NOTE: emit.py imports this module
         src = checked_source(fn)
         bound = bind_python_args(fn, args, kwargs, self)
-        sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov)
+        sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov, self.own)
         call_loc = self.loc
         try:
             return sub.emit_function(bound)

@@ -58,6 +58,8 @@ class Emitter(StatementEmitter, LoopEmitter, ExpressionEmitter, SubscriptEmitter
         params = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
         for name, val in zip(params, args, strict=True):
             self.env[name] = val
+            if isinstance(val, Value):
+                self.params.add(val)
         body = fdef.body[1:] if fdef.body and _is_docstring(fdef.body[0]) else fdef.body
         ret = self.emit_stmts(normalize_returns(lower_loop_returns(list(body))))
         return None if ret is None else ret.value

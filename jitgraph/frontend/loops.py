@@ -143,6 +143,9 @@ class LoopEmitter(EmitterCore):
         types = [v.type for v in init]  # type: ignore[union-attr]
         env0 = self.env
         strict = False
+        # carried arrays that `x[i] = v` may write into: fresh before the loop, fresh again
+        # at the end of every iteration, and named by nothing else (ownership.py)
+        shared: set[str] = set()
         for _ in range(12):
             params = [Value(TensorType(np.dtype(np.int64), (), True),
                             tnames[0] if len(tnames) == 1 else "k")]
@@ -150,6 +153,14 @@ class LoopEmitter(EmitterCore):
             blk = Builder(Block(params), self.loc)
             self.env = dict(env0)
             self.env.update(zip(carried, params[1:]))
+            owned = {k for k, v, p in zip(carried, init, params[1:]) if k not in shared and (
+                v is None or self.own.sole(v, env0, k))}
+            self.own.owned.update(p for k, p in zip(carried, params[1:]) if k in owned)
+            for k, p in zip(carried, params[1:]):
+                if k in shared:
+                    self.own.why[p] = (f"the loop carries {k!r}, and at the end of an iteration "
+                                       "it can be an array that another name or the caller "
+                                       "shares")
             saved, self.b = self.b, blk
             saved_lenient, saved_widened = self.lenient, self.widened
             self.lenient, self.widened = (0 if strict else self.lenient + 1), False
@@ -170,6 +181,8 @@ class LoopEmitter(EmitterCore):
                     continue
                 self.at(s)
                 nexts = [self.as_value(self.env[k], repr(k)) for k in carried]
+                lost = {k for k, v in zip(carried, nexts)
+                        if k in owned and not self.own.sole(v, self.env, k)}
                 new = [k for k in fresh if k not in carried and _carriable(self.env.get(k))]
                 new_vals = [self.as_value(self.env[k], repr(k)) for k in new]
                 cont: Any = True
@@ -186,6 +199,9 @@ class LoopEmitter(EmitterCore):
                 widened = self.widened
                 self.lenient, self.widened = saved_lenient, saved_widened
                 self.fillable = saved_fill
+            if lost:  # not fresh at the end of the body: not writable in it either
+                shared |= lost
+                continue
             if new:  # names first defined in the body: carry them too, and go again
                 carried += new
                 init += [None] * len(new)
@@ -211,6 +227,7 @@ class LoopEmitter(EmitterCore):
         trip_v = self.as_value(trip)
         c0 = self.as_value(cond0)
         n = self.b.node("loop", [trip_v, c0, *init_v], None, types, [blk.block], loc=self.loc)
+        self.own.owned.update(v for k, v in zip(carried, n.outputs) if k in owned)
         for k, v in zip(carried, n.outputs):
             v.hint = _hint(k)
             self.env[k] = v
@@ -236,4 +253,7 @@ def _assigned_names(stmts: Sequence[ast.stmt]) -> set[str]:
         for n in ast.walk(s):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 out.add(n.id)
+            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) \
+                    and isinstance(n.value, ast.Name):
+                out.add(n.value.id)        # out[i] = v rebinds out (to a setitem)
     return out

@@ -10,6 +10,8 @@ import ast
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..ir.graph import Block, Builder, Value
 from ..types import TensorType, join_types
 from .core import EmitterCore
@@ -48,6 +50,9 @@ class StatementEmitter(EmitterCore):
         if isinstance(s, ast.AnnAssign):
             assert s.value is not None
             self.assign(s.target, self.ev(s.value))
+            return None
+        if isinstance(s, ast.AugAssign) and isinstance(s.target, ast.Subscript):
+            self.assign_item(s.target, self.ev(s.value), type(s.op), s)
             return None
         if isinstance(s, ast.AugAssign):
             assert isinstance(s.target, ast.Name)
@@ -101,7 +106,80 @@ class StatementEmitter(EmitterCore):
             for e, p in zip(t.elts, parts):
                 self.assign(e, p)
             return
+        if isinstance(t, ast.Subscript):
+            self.assign_item(t, val)
+            return
         raise self.script_error("unsupported assignment target", t)
+
+    def assign_item(self, t: ast.Subscript, val: Any, aug: type | None = None,
+                    node: ast.AST | None = None) -> None:
+        """`name[index] = val` (`name[index] op= val` with aug): name is rebound to a
+        setitem of its array, which must be one nothing else can see (ownership.py). A
+        boolean mask of the array's shape with a scalar value is np.where."""
+        if not isinstance(t.value, ast.Name):
+            raise self.script_error("item assignment into an expression: assign through a "
+                                    "name with one subscript (a[i, j] = v, not a[i][j] = v)",
+                                    t, "item assignment")
+        name = t.value.id
+        cur = self.lookup(name, t.value)
+        if isinstance(cur, np.ndarray):
+            raise self.type_error(f"cannot assign into {name!r}: it is a global or closure "
+                                  "array, which jitgraph cannot track (a compiled function "
+                                  f"does not change it); assign into a copy ({name} = "
+                                  f"{name}.copy()) first")
+        if not isinstance(cur, Value):
+            raise self.type_error(f"cannot assign into {name!r}: {_describe(cur)} is not an "
+                                  "array")
+        if self.typed:
+            self._check_writable(name, cur)
+        index, dyn, windows = self.index_entries(t.slice)
+        if len(windows) > 1:
+            raise self.type_error("item assignment takes at most one slice with run-time "
+                                  "bounds")
+        for axis, start, length in windows:   # out[i:i+L] = v: out[..., i + arange(L)] = v
+            index = index[:axis] + (("value",),) + index[axis + 1:]
+            dyn = [self.window_index(start, length)]
+        if aug is not None:
+            old = self.op("getitem", [cur, *dyn], {"index": index})
+            val = self.binop(aug, old, val, node or t)
+        v = self.as_value(val)
+        mask = dyn[0] if len(dyn) == 1 and index == (("value",),) else None
+        if self.typed and mask is not None and mask.type.dtype.kind == "b":  # type: ignore
+            if mask.type.shape != cur.type.shape or v.type.shape not in ((), (1,)):
+                raise self.type_error("boolean-mask assignment needs a mask of the array's "
+                                      f"shape {cur.type.shape} and one value (x[mask] = 0.0); "
+                                      "use np.where for the rest")
+            new = self.op("where", [mask, self.op("reshape", [v], {"shape": ()}), cur])
+            if new.type.dtype != cur.type.dtype:
+                new = self.op("cast", [new], {"dtype": cur.type.dtype})
+        else:
+            new = self.op("setitem", [cur, v, *dyn], {"index": index})
+        new.hint = _hint(name)
+        self.env[name] = new
+
+    def _check_writable(self, name: str, cur: Value) -> None:
+        fix = (f"; assign into a copy ({name} = {name}.copy()) or build a new array "
+               "(np.where, np.concatenate)")
+        if cur in self.params or self.own.root(cur) in self.params:
+            raise self.type_error(f"cannot assign into {name!r}: it is (a view of) an argument "
+                                  "of the function, and a compiled function does not change "
+                                  f"its caller's arrays{fix}", arg=name)
+        if cur in self.own.view_of:
+            others = self.own.holders(self.own.root(cur), self.env, name)
+            of = f" ({', '.join(repr(k) for k in others)})" if others else ""
+            raise self.type_error(f"cannot assign into {name!r}: it is a view of another "
+                                  f"array{of}, which would change too{fix}", arg=name)
+        others = self.own.holders(cur, self.env, name)
+        if others:
+            who = ", ".join(repr(k) for k in others)
+            raise self.type_error(f"cannot assign into {name!r}: {who} "
+                                  f"{'refers' if len(others) == 1 else 'refer'} to the same "
+                                  f"array (or a view of it) and would see the change{fix}",
+                                  arg=name)
+        if cur not in self.own.owned:
+            why = self.own.why.get(cur, "it may share memory with an array jitgraph cannot "
+                                        "track (a global or a constant)")
+            raise self.type_error(f"cannot assign into {name!r}: {why}{fix}", arg=name)
 
     # ---------------------------------------------------------------- if / else
     def emit_if(self, s: ast.If) -> Returned | None:
@@ -168,6 +246,9 @@ class StatementEmitter(EmitterCore):
             merged_t.append(rt.value)
             merged_e.append(re_.value)  # type: ignore[union-attr]
         results = self.merge_branches(cond, bt, be, merged_t, merged_e, s)
+        for k, a, c, v in zip(kept, merged_t, merged_e, results):
+            if isinstance(v, Value) and self.own.sole(a, et, k) and self.own.sole(c, ee, k):
+                self.own.owned.add(v)   # a fresh array on both paths is fresh after the if
         for k, v in zip(kept, results):
             if isinstance(v, Value) and v.hint is None:
                 v.hint = _hint(k)

@@ -37,7 +37,23 @@ class SubscriptEmitter(EmitterCore):
                                           f"(shape {tuple(obj)})", arg=of) from None
                 raise self.type_error(str(ex)) from None
         x = self.as_value(obj)
-        parts = list(e.slice.elts) if isinstance(e.slice, ast.Tuple) else [e.slice]
+        index, dyn, windows = self.index_entries(e.slice)
+        r = self.op("getitem", [x, *dyn], {"index": index})
+        for axis, start, length in windows:
+            # x[i:i+L] is x[i + arange(L)] along that axis: a static shape, bounds-checked
+            full = (("slice", None, None, None),) * axis
+            r = self.op("getitem", [r, self.window_index(start, length)],
+                        {"index": full + (("value",),)})
+        return r
+
+    def window_index(self, start: Value, length: int) -> Value:
+        return self.op("add", [start, self.op("arange", [], {"stop": length})])
+
+    def index_entries(self, sl: ast.expr) -> tuple[tuple[tuple[Any, ...], ...], list[Value],
+                                                   list[tuple[int, Value, int]]]:
+        """A subscript as getitem's index entries, its run-time index values, and its
+        windows: (axis, start, length) of each `i:i+L` slice (entered as a full slice)."""
+        parts = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
         index: list[tuple[Any, ...]] = []
         dyn: list[Value] = []
         windows: list[tuple[int, Value, int]] = []  # (axis, start, length) of x[i:i+L]
@@ -69,13 +85,7 @@ class SubscriptEmitter(EmitterCore):
         if windows and any(e[0] != "slice" for e in index):
             raise self.type_error("a slice with run-time bounds can only be combined with "
                                   "other slices in one subscript")
-        r = self.op("getitem", [x, *dyn], {"index": tuple(index)})
-        for axis, start, length in windows:
-            # x[i:i+L] is x[i + arange(L)] along that axis: a static shape, bounds-checked
-            idx = self.op("add", [start, self.op("arange", [], {"stop": length})])
-            full = (("slice", None, None, None),) * axis
-            r = self.op("getitem", [r, idx], {"index": full + (("value",),)})
-        return r
+        return tuple(index), dyn, windows
 
     def window(self, p: ast.Slice, bounds: list[Any]) -> tuple[Value, int]:
         """A slice with run-time bounds whose length is static (`x[i:i+L]`, `x[t-w:t]`):

@@ -231,3 +231,40 @@ def _getitem_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
 
 defop("getitem", _getitem, nin=None, params=("x", "index"), attrs={"index": ()},
       shape=_getitem_shape, dtype=_same_dtype, vjp=_getitem_vjp)
+
+
+# setitem: x with x[index] = v, as a new value. The frontend accepts `name[...] = v` only
+# where no other name can see the old array, so the copy cannot be observed; a backend may
+# write in place when x has no later use. Index entries as getitem's.
+def _setitem(x: Any, v: Any, *dyn: Any, index: tuple = ()) -> Any:
+    out = np.array(x, copy=True)
+    out[build_index(index, dyn)] = v
+    return out
+
+
+def _setitem_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
+    x, v = ins[0], ins[1]
+    part = _getitem_shape([x, *ins[2:]], a)
+    assert v.shape is not None and x.shape is not None
+    try:
+        fits = np.broadcast_shapes(v.shape, part) == part
+    except ValueError:
+        fits = False
+    if not fits:
+        raise JitTypeError(f"cannot assign a value of shape {v.shape} to x[index] of shape "
+                           f"{part} (x of shape {x.shape})")
+    return x.shape
+
+
+def _setitem_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
+    # x's cotangent is ct with the overwritten region zeroed; v's is that region of ct,
+    # summed over the dims v was broadcast along. (Repeated integer-array indices keep
+    # the last write in NumPy; their v gradient here counts every write.)
+    x, v, idx = n.inputs[0], n.inputs[1], n.inputs[2:]
+    gx = b.op("setitem", ct, b.const(0.0), *idx, index=n.attrs["index"]) if is_float(x) else None
+    gv = _ub(b, b.op("getitem", ct, *idx, index=n.attrs["index"]), v) if is_float(v) else None
+    return [gx, gv] + [None] * len(idx)
+
+
+defop("setitem", _setitem, nin=None, params=("x", "v", "index"), attrs={"index": ()},
+      shape=_setitem_shape, dtype=_same_dtype, vjp=_setitem_vjp)

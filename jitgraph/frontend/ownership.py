@@ -1,0 +1,55 @@
+"""Which arrays an item assignment (`out[i] = v`) may write into.
+
+The IR is pure: `x[idx] = v` becomes `x = setitem(x, v, idx)`, a new value. That equals
+NumPy's in-place write only when nothing else can see the old array: no other name bound
+to it or to a view of it, and not a function argument (the caller's array). This module
+keeps the facts the frontend needs for that: the values made by ops that return fresh
+arrays ("owned"), and the root of every view (basic indexing, reshape, transpose, ...).
+Anything not known to be owned is refused with a JitTypeError that says to copy first, so
+a compiled function never differs from eager NumPy by a missing side effect.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir.graph import Value
+
+# ops whose result may share memory with their first input, as NumPy's views do
+VIEW_OPS = frozenset({"getitem", "reshape", "transpose", "expand_dims", "squeeze",
+                      "broadcast_to"})
+
+
+class Ownership:
+    """Shared by a function's emitter and the emitters of the helpers it inlines."""
+
+    def __init__(self) -> None:
+        self.owned: set[Value] = set()
+        self.view_of: dict[Value, Value] = {}
+        self.why: dict[Value, str] = {}     # why a value that looks fresh is not owned
+
+    def made(self, op: str, inputs: list[Value], out: Value) -> None:
+        """Record what an op's result is: a view of its first input, or a fresh array."""
+        if op in VIEW_OPS and inputs and not (
+                op == "getitem" and any(v.type.shape not in ((), None) for v in inputs[1:])):
+            self.view_of[out] = self.view_of.get(inputs[0], inputs[0])
+        else:
+            self.owned.add(out)
+
+    def root(self, v: Value) -> Value:
+        return self.view_of.get(v, v)
+
+    def holders(self, v: Value, env: dict[str, Any], but: str) -> list[str]:
+        """Names other than `but` whose value is v, a view of v, or holds one of those
+        (in a tuple or list)."""
+        return [k for k, x in env.items() if k != but and any(
+            leaf is v or self.view_of.get(leaf) is v for leaf in _leaves(x))]
+
+    def sole(self, v: Any, env: dict[str, Any], name: str) -> bool:
+        """v is a fresh array that only `name` refers to in env."""
+        return isinstance(v, Value) and v in self.owned and not self.holders(v, env, name)
+
+
+def _leaves(x: Any) -> list[Any]:
+    if isinstance(x, (tuple, list)):
+        return [leaf for e in x for leaf in _leaves(e)]
+    return [x] if isinstance(x, Value) else []
