@@ -201,6 +201,8 @@ static unsigned atomicCAS(unsigned* p, unsigned cmp, unsigned val) {
     if (old == cmp) *p = val;
     return old;
 }
+// setitem's claim pass (last write wins among repeated integer-array indices)
+template <typename T> static T atomicMax(T* p, T v) { T old = *p; if (v > old) *p = v; return old; }
 #endif
 __device__ __forceinline__ void jg_atomic_add(float* p, float v) { atomicAdd(p, v); }
 __device__ __forceinline__ void jg_atomic_add(double* p, double v) {

@@ -4,7 +4,8 @@ the generated kernels on the host emulator (g++ and one fiber per CUDA thread).
 SUITE holds small typed graphs, built with ir.graph.Builder, covering every elementwise op
 of the CUDA table on float16/float32/float64/int32/int64/bool (where NumPy accepts the
 dtype), reductions, matmul, shape ops, creation ops, fused groups, If and Loop, scans
-(cumsum/cumprod), integer-array indexing (gathers) and its adjoint (atomic scatter_add). Every suite graph
+(cumsum/cumprod), integer-array indexing (gathers) and its adjoint (atomic scatter_add),
+setitem (views, scatters, last-write-wins claims, writes in place). Every suite graph
 and every corpus function (forward and gradient) must lower without problems and compile
 with nvcc for sm_80 and sm_90; the suite and part of the corpus also run on the emulator
 and must match the interpreter (NumPy) in dtype, shape and value.
@@ -539,6 +540,105 @@ def _index_cases() -> list[Case]:
     return [Case(name, build(name, types, body), args) for name, types, body, args in specs]
 
 
+def _setitem_cases() -> list[Case]:
+    """setitem (x with x[index] = v): the view path (static and host-scalar indices), the
+    scatter path (integer arrays, device scalars; repeated positions: the last write wins,
+    as in NumPy), casts of v into x's dtype, writes in place where nothing reads x after,
+    and every case of tests/test_ops.py's setitem_cases that NumPy accepts."""
+    V, S, N, E = ("value",), ("slice", None, None, None), ("none",), ("ellipsis",)
+    i64 = lambda *a: np.array(a, dtype=np.int64)
+    rng = np.random.default_rng(11)
+    f = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+
+    def argmax_index(b: Builder, x: Value, v: Value, w: Value) -> Value:
+        return b.op("setitem", x, v, b.op("argmax", w), index=(V,))
+
+    def inplace_chain(b: Builder, x: Value, v: Value) -> list[Value]:
+        y = b.op("exp", x)
+        s = b.op("sum", y)                                # a read before the writes
+        y2 = b.op("setitem", y, b.const(0.0), index=(("int", 1),))
+        return [b.op("setitem", y2, v, index=(S, ("int", 0))), s]
+
+    def inplace_refused(b: Builder, x: Value) -> list[Value]:
+        y = b.op("exp", x)
+        return [b.op("setitem", y, b.const(1.0), index=(("int", 0),)), y]   # y read after
+
+    def overlap(b: Builder, x: Value) -> Value:           # x[1:] = x[:-1] on a fresh array
+        y = b.op("neg", x)
+        return b.op("setitem", y, b.op("getitem", y, index=(("slice", None, -1, None),)),
+                    index=(("slice", 1, None, None),))
+
+    specs = [
+        ("si_row_host_index", [T("float32", 5, 4), T("float32", 4), WEAK("i")],
+         lambda b, x, v, i: b.op("setitem", x, v, i, index=(V,)), [f(5, 4), f(4), -2]),
+        ("si_reverse_weak", [T("float64", 4, 5, 3), WEAK("f")],
+         lambda b, x, v: b.op("setitem", x, v, index=(("slice", None, None, -1), ("int", 2))),
+         None),
+        ("si_float_to_int", [T("int32", 4, 5), T("float64", 5)],
+         lambda b, x, v: b.op("setitem", x, v, index=(("int", 2),)),
+         [np.arange(20, dtype=np.int32).reshape(4, 5), np.array([2.7, -2.7, 0.2, -9.9, 1e3])]),
+        ("si_bool_from_float", [T("bool", 3, 4), T("float32", 3, 1)],
+         lambda b, x, v: b.op("setitem", x, v, index=(S, ("slice", 1, 3, None))),
+         [np.zeros((3, 4), bool), np.array([[0.0], [0.5], [-0.0]], np.float32)]),
+        ("si_none_axis", [T("float32", 3, 4), T("float32", 4)],
+         lambda b, x, v: b.op("setitem", x, v, index=(("int", 1), N)), None),
+        ("si_half_array", [T("float16", 4, 3), T("float64", 3), T("int64", 2)],
+         lambda b, x, v, i: b.op("setitem", x, v, i, index=(V,)),
+         [f(4, 3).astype(np.float16), np.array([1.0001, -3.14159, 65519.0]), i64(0, -1)]),
+        ("si_repeats_last_wins", [T("float32", 6), T("float32", 5), T("int64", 5)],
+         lambda b, x, v, i: b.op("setitem", x, v, i, index=(V,)),
+         [f(6), f(5), i64(1, 3, 1, -5, 3)]),
+        ("si_broadcast_arrays", [T("float32", 4, 5), T("float32", 4), T("int64", 3, 1),
+                                 T("int32", 4)],
+         lambda b, x, v, i, j: b.op("setitem", x, v, i, j, index=(V, V)),
+         [f(4, 5), f(4), np.array([[0], [3], [-4]], np.int64),
+          np.array([4, 0, -1, 2], np.int32)]),
+        ("si_rows_repeat_bcast", [T("float64", 5, 3), T("float64", 4, 1), T("int64", 4)],
+         lambda b, x, v, i: b.op("setitem", x, v, i, index=(V,)),
+         [rng.standard_normal((5, 3)), rng.standard_normal((4, 1)), i64(2, 0, 2, -3)]),
+        ("si_nonadjacent", [T("float32", 3, 4, 5), T("float32", 2, 4), T("int64", 2),
+                            T("int64", 2)],
+         lambda b, x, v, i, j: b.op("setitem", x, v, i, j, index=(V, S, V)),
+         [f(3, 4, 5), f(2, 4), i64(2, -1), i64(4, 4)]),
+        ("si_ellipsis_array", [T("float64", 2, 3, 4), T("float64", 5), T("int64", 5)],
+         lambda b, x, v, j: b.op("setitem", x, v, j, index=(E, V)),
+         [rng.standard_normal((2, 3, 4)), rng.standard_normal(5), i64(0, 3, -1, 1, 1)]),
+        ("si_uint_index", [T("int64", 6), WEAK("i"), T("uint8", 4)],
+         lambda b, x, v, i: b.op("setitem", x, v, i, index=(V,)),
+         [np.arange(6, dtype=np.int64), 7, np.array([5, 0, 2, 2], np.uint8)]),
+        ("si_device_scalar", [T("float32", 3, 4), T("float32", 4), T("float32", 3)],
+         argmax_index, [f(3, 4), f(4), np.array([0.5, 2.0, -1.0], np.float32)]),
+        ("si_scalar_and_array", [T("float32", 3, 4, 5), T("float32"), WEAK("i"),
+                                 T("int64", 2)],
+         lambda b, x, v, k, j: b.op("setitem", x, v, k, j, index=(V, S, V)),
+         [f(3, 4, 5), np.float32(2.5), -1, i64(0, -5)]),
+        ("si_empty_region", [T("float64", 4, 5, 3), T("float64")],
+         lambda b, x, v: b.op("setitem", x, v, index=(("slice", 3, 1, None),)), None),
+        ("si_empty_array_region", [T("float32", 3, 0), WEAK("f"), T("int64", 2)],
+         lambda b, x, v, i: b.op("setitem", x, v, i, index=(V,)),
+         [np.zeros((3, 0), np.float32), 1.0, i64(2, -3)]),
+        ("si_zero_d", [T("float32"), T("float32", 3)],
+         lambda b, x, w: b.op("setitem", x, b.op("sum", w), index=()),
+         [np.float32(4.0), f(3)]),
+        ("si_inplace_chain", [T("float32", 4, 3), T("float32", 4)], inplace_chain, None),
+        ("si_inplace_refused", [T("float32", 2, 3)], inplace_refused, None),
+        ("si_overlap", [T("float32", 6)], overlap, None),
+    ]
+    out = [Case(name, build(name, types, body), args or [])
+           for name, types, body, args in specs]
+    # the op table's cases (tests/test_ops.py), those NumPy accepts in supported dtypes
+    import test_ops
+    for k, (op, args, attrs) in enumerate(test_ops.setitem_cases()):
+        c = test_ops._finish(op, args, attrs)
+        if c.error is not None or any(a.dtype not in cl.SUPPORTED_DTYPES for a in args):
+            continue
+        name = f"op_setitem_{k}"
+        g = test_ops.one_node_graph(c)
+        g.name = name
+        out.append(Case(name, g, list(c.values)))
+    return out
+
+
 def _half_cases() -> list[Case]:
     """float16 beyond the elementwise table: host scalars passed as float, a row group
     (softmax), creation, casts through every dtype."""
@@ -561,7 +661,7 @@ def _half_cases() -> list[Case]:
 def make_suite() -> list[Case]:
     cases = (_elementwise_cases() + _reduce_cases() + _matmul_cases() + _shape_cases()
              + _creation_cases() + _control_cases() + _softmax_mlp_cases()
-             + _scan_cases() + _index_cases() + _half_cases())
+             + _scan_cases() + _index_cases() + _setitem_cases() + _half_cases())
     rng = np.random.default_rng(7)
     for c in cases:
         if not c.args:
@@ -650,18 +750,17 @@ def test_suite_covers_every_elementwise_rule() -> None:
 
 def test_coverage_table() -> None:
     from jitgraph.backends.cuda_ops import COVERAGE
-    # generic-only ops never reach a backend; setitem has no CUDA rule yet (check() reports
-    # it and the graph falls back); everything else has a rule
+    # generic-only ops never reach a backend; everything else has a rule
     generic_only = {"shape", "ndim", "size", "dtype_of", "grad", "pycall"}
-    not_yet = {"setitem"}
-    assert set(COVERAGE.missing) <= generic_only | not_yet, COVERAGE.missing
+    assert set(COVERAGE.missing) <= generic_only, COVERAGE.missing
 
 
 def test_check_lists_what_it_cannot_lower() -> None:
     cplx = build("cplx", [T("complex64", 3)], lambda b, x: b.op("exp", x))
     assert any("complex64" in r for r in CudaBackend().check(cplx))
-    # float16, integer-array indexing and the scans lower now
-    for name in ("h_softmax", "gi_nll", "sa_nll", "scan_cumsum_float32_1"):
+    # float16, integer-array indexing, the scans and setitem lower now
+    for name in ("h_softmax", "gi_nll", "sa_nll", "scan_cumsum_float32_1",
+                 "si_row_host_index", "si_repeats_last_wins"):
         assert CudaBackend().check(BY_NAME[name].graph) == [], name
     unknown = build("unknown", [T("float32", 2)], lambda b, x: x)
     unknown.body.nodes.append(Node("no_such_op", [unknown.params[0]], {},

@@ -12,7 +12,8 @@ by-value arguments (constants as literals), so `if prev_loss < 5.0` costs no dev
 condition computed on the device is read back as one scalar (one sync per decision).
 
 Layouts. A device value is (buffer, static strides in elements, element offset). Buffers are
-never written after their producing kernel, so transpose, reshape, expand_dims, squeeze,
+never written after their producing kernel (except by a setitem in place, once nothing can
+read the old contents; see "setitem" below), so transpose, reshape, expand_dims, squeeze,
 broadcast_to, copy and basic indexing are views: no kernel, and consumers fold the strides
 into their index arithmetic. Kernels always write fresh contiguous buffers; If/Loop
 outputs and graph results are contiguous (a copy kernel is added where a view would leak).
@@ -24,7 +25,9 @@ reduction (block per output with warp shuffles, or thread per output when the re
 are strided, split in two launches when few outputs reduce many elements; kernels/reduce.cu),
 matmul (tiled, kernels/matmul.cu), concatenate/stack input, materialized scalar or copy,
 scan (cumsum/cumprod: thread per line, or block per long line via jg_block_scan), gather
-(integer-array getitem) and atomic scatter (its adjoint scatter_add).
+(integer-array getitem), atomic scatter (its adjoint scatter_add), and setitem (a copy of x
+unless written in place, then a store of v through a view or, with integer-array or device
+indices, a scatter after a last-write-wins claim pass).
 
 Index errors. A kernel cannot raise, so a gather or scatter records an out-of-range index in
 a device error buffer (and touches no memory for it); the host reads the buffer back at the
@@ -73,6 +76,7 @@ from .cuda_ops import (
     Reduce,
     Scan,
     ScatterAdd,
+    SetItem,
     SumToShape,
     View,
 )
@@ -659,6 +663,14 @@ class Lowering:
         self.steps: list[Step] = []
         self.uses: set[str] = set()       # templates the source needs
         self.checks: list[Step] = []      # bounds checks of gathers, run at the block's end
+        # setitem in place (see "setitem" below): uses of every value in the graph, loop
+        # params whose buffer a given setitem node may overwrite, and the outputs of
+        # setitems that did write in place (their buffer is owned like a fresh one)
+        self.nuses: dict[Value, int] = {}
+        self.inplace_param: dict[Value, Node] = {}
+        self.inplace_out: set[Value] = set()
+        self.cur_block: Block = g.body
+        self.row_plans: dict[int, tuple[Block, dict[Node, RowGroup]]] = {}
 
     # -- helpers ------------------------------------------------------------------------
     def kernel_name(self, tag: str) -> str:
@@ -773,6 +785,7 @@ class Lowering:
                     ctype(p.type.dtype)
             except LowerError as e:
                 self.problems.append(f"argument {p.hint or '?'}: {e}")
+        _count_uses(self.g.body, self.nuses)
         self.block(self.g.body)
         results = []
         for v in self.g.results:
@@ -787,9 +800,17 @@ class Lowering:
         prog.brief = self.render_source(templates=False)
         return prog
 
+    def groups_of(self, blk: Block) -> dict[Node, RowGroup]:
+        """The row groups of blk (planned once: setitem's in-place test reads them)."""
+        key = id(blk)
+        if key not in self.row_plans:
+            self.row_plans[key] = (blk, plan_rows(self, blk) if ROW_FUSION else {})
+        return self.row_plans[key][1]
+
     def block(self, blk: Block) -> None:
-        groups = plan_rows(self, blk) if ROW_FUSION else {}
+        groups = self.groups_of(blk)
         saved, self.checks = self.checks, []
+        saved_blk, self.cur_block = self.cur_block, blk
         try:
             for n in blk.nodes:
                 g = groups.get(n)
@@ -801,6 +822,7 @@ class Lowering:
             self.flush_checks()
         finally:
             self.checks = saved
+            self.cur_block = saved_blk
 
     def flush_checks(self) -> None:
         """The pending bounds checks of integer-array indexing (each reads its error buffer
@@ -907,7 +929,19 @@ class Lowering:
         for o, p in zip(n.outputs, params, strict=True):
             if o.type != p.type:
                 raise LowerError(f"loop output type {o.type} differs from carried {p.type}")
-        init_c = [self.conform(v, p) for v, p in zip(init, params)]
+        slots = _inplace_slots(self, n)
+        init_c = []
+        for v, p in zip(init, params):
+            c = self.conform(v, p)
+            if p in slots:
+                # the body's setitem overwrites this carried buffer in place: it must belong
+                # to the loop alone (a fresh value read by nothing after the loop starts,
+                # else a copy)
+                if c is v and not (self.fresh_here(v) and _overwritable(
+                        self, self.cur_block, n, v, 2 + len(init_c))):
+                    c = self.copy(v, p.type)
+                self.inplace_param[p] = slots[p]
+            init_c.append(c)
         saved, self.steps = self.steps, []
         try:
             self.block(body)
@@ -954,6 +988,24 @@ class Lowering:
         for o, r in zip(n.outputs, body.results, strict=True):
             ew.store(r, o)
         ew.emit(_tag(tags), n.outputs)
+
+    def fresh_here(self, v: Value) -> bool:
+        """v's buffer is v's own: allocated contiguous by a step of the current block (or
+        written in place there by a setitem that owned it), not an argument, a constant or
+        a view. (Whether anything still reads it is `_overwritable`'s question.)"""
+        if v in self.host:
+            return False
+        lay = self.layout_of(v)
+        if lay != Layout.contiguous(lay.shape):
+            return False
+        for s in self.steps:
+            if isinstance(s, Launch) and any(a is v for a in s.allocs):
+                return True
+            if isinstance(s, Alloc) and any(a is v for a in s.values):
+                return True
+            if isinstance(s, Alias) and s.out is v and v in self.inplace_out:
+                return True
+        return False
 
     def alias(self, out: Value, src: Value) -> None:
         if src in self.host:
@@ -1162,15 +1214,20 @@ def _index_check(low: Lowering, plan: _AdvIndex, err: Value) -> None:
 
 def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: str,
                   x: Value | None = None, out: Value | None = None,
-                  g: Value | None = None) -> None:
+                  g: Value | None = None, win: Value | None = None) -> None:
     """One thread per element of x[index]: mode "gather" copies x's element into the
     contiguous `out`, "scatter" atomically adds g's element (broadcast) at out's element,
-    "check" (x[index] is empty) only bounds-checks the indices, over their broadcast shape."""
-    domain = plan.bshape if mode == "check" else plan.shape
+    "set" stores g's element (broadcast, cast to out's dtype) at out's element -- when `win`
+    is given, only the thread whose index position won the claim pass does --, "check"
+    (x[index] is empty) only bounds-checks the indices, over their broadcast shape, and
+    "claim" (over the same shape) records in `win` the last position (plus one) of the
+    index arrays that lands on each combination of indexed positions."""
+    over_b = mode in ("check", "claim")
+    domain = plan.bshape if over_b else plan.shape
     nb = len(plan.bshape)
-    lead = 0 if mode == "check" else plan.pos
+    lead = 0 if over_b else plan.pos
     tail = len(domain) - lead - nb
-    vecs: list[list[int]] = [[0] * len(domain) if mode == "check" else list(plan.xstr)]
+    vecs: list[list[int]] = [[0] * len(domain) if over_b else list(plan.xstr)]
     devs: list[int] = []                    # which run-time indices are device loads
     for k, (v, _, _) in enumerate(plan.dyn):
         if v not in low.host:
@@ -1180,9 +1237,14 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         assert out is not None
         vecs.append(list(Layout.contiguous(domain).strides))
     g_host = g is not None and g in low.host
-    if mode == "scatter":
+    gpos = bpos = -1
+    if mode in ("scatter", "set"):
         assert g is not None
+        gpos = len(vecs)
         vecs.append([0] * len(domain) if g_host else list(align(low.layout_of(g), domain)))
+    if mode == "set" and win is not None:   # the position in the index arrays' broadcast
+        bpos = len(vecs)
+        vecs.append([0] * lead + list(Layout.contiguous(plan.bshape).strides) + [0] * tail)
     n = int(np.prod(domain, dtype=np.int64))
     dims, cvecs = coalesce(domain, vecs)
     contiguous = list(Layout.contiguous(dims).strides)
@@ -1196,7 +1258,7 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         return "i" if list(vec) == contiguous else offset_expr("i", vec)
     params: list[KParam] = []
     args: list[Arg] = []
-    if mode != "check":
+    if not over_b:
         assert out is not None
         if mode == "gather":
             assert x is not None
@@ -1231,8 +1293,16 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
                      f"{ind}const long long j{k} = r{k} < 0 ? r{k} + {D}LL : r{k};",
                      (f"{ind}if ((unsigned long long)j{k} >= {D}ULL) {{ err[{k}] = r{k}; "
                       "bad = true; }")]
-        if mode != "check" and S != 0:
+        if not over_b and S != 0:
             body.append(f"{ind}off += j{k} * {S}LL;" if S != 1 else f"{ind}off += j{k};")
+    wt = ""
+    if win is not None:                     # which combination of indexed positions
+        wt = ctype(win.type.dtype)
+        terms, mul = [], 1
+        for k in reversed(_claim_axes(low, plan)):
+            terms.append(f"j{k}" if mul == 1 else f"j{k} * {mul}LL")
+            mul *= plan.dyn[k][1]
+        body.append(f"{ind}const long long a = {' + '.join(reversed(terms)) or '0'};")
     if mode == "gather":
         assert out is not None
         od = out.type.dtype
@@ -1240,7 +1310,7 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         args.append(Ptr(out))
         zero = "false" if od.kind == "b" else f"({ctype(od)})0"
         body.append(f"{ind}o[{at(cvecs[-1])}] = bad ? {zero} : x[off];")
-    elif mode == "scatter":
+    elif mode in ("scatter", "set"):
         assert out is not None and g is not None
         od = out.type.dtype
         params.append(KParam(f"{ctype(od)}* __restrict__", "o", "P"))
@@ -1251,10 +1321,26 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         else:
             params.insert(0, KParam(f"const {ctype(g.type.dtype)}* __restrict__", "g", "P"))
             args.insert(0, Ptr(g))
-            gv = load(f"g[{at(cvecs[-1])}]", g.type.dtype)
-        gv = convert(gv, g.type.dtype, od)
-        add = "jg_atomic_add_half" if od == HALF else "jg_atomic_add"
-        body.append(f"{ind}if (!bad) {add}(o + off, {gv});")
+            gv = load(f"g[{at(cvecs[gpos])}]", g.type.dtype)
+        if mode == "scatter":
+            gv = convert(gv, g.type.dtype, od)
+            add = "jg_atomic_add_half" if od == HALF else "jg_atomic_add"
+            body.append(f"{ind}if (!bad) {add}(o + off, {gv});")
+        else:
+            cond = "!bad"
+            if win is not None:
+                params.append(KParam(f"const {wt}* __restrict__", "win", "P"))
+                args.append(Ptr(win))
+                cond += f" && win[a] == ({wt})({at(cvecs[bpos])}) + 1"
+            if not g_host:
+                body.append(f"{ind}const {rtype(g.type.dtype)} gv = {gv};")
+                gv = "gv"
+            body.append(f"{ind}if ({cond}) o[off] = {store(convert(gv, g.type.dtype, od), od)};")
+    elif mode == "claim":
+        assert win is not None
+        params.append(KParam(f"{wt}* __restrict__", "win", "P"))
+        args.append(Ptr(win))
+        body.append(f"{ind}if (!bad) atomicMax(win + a, ({wt})i + 1);")
     params.append(KParam("long long* __restrict__", "err", "P"))
     args.append(Ptr(err))
     for v, var in scalars:
@@ -1285,6 +1371,227 @@ def _lower_gather(low: Lowering, n: Node) -> None:
         err = _index_errors(low, plan)
         _index_kernel(low, "gather", plan, err, "gather", x=x, out=n.out)
     _index_check(low, plan, err)
+
+
+# ---------------------------------------------------------------------------------------
+# setitem: a copy of x (or x's own buffer), then v written into the indexed region
+#
+# NOTE: the graph's values are immutable, so setitem's output is normally a fresh copy of
+# x (a copy kernel; the schedule has no device-to-device memcpy step) into which a second
+# kernel writes v. The copy is skipped, and v written into x's buffer, when nothing can
+# read x's buffer afterwards: x was allocated by a kernel of the same block
+# (`Lowering.fresh_here`: not an argument, a constant, a view or an outer value) and
+# `_overwritable` finds every other read of x, direct or through views of x, in a kernel
+# scheduled before the setitem (row groups included), no view of x among the block's
+# results, nothing that keeps a reference (tapes, If, Loop, inlined graphs) and no use
+# of x outside the block. A loop-carried `out` (`out[i] = ...`, also `out[i] = out[i-1]`)
+# qualifies when the body's setitem of it passes the same test, the value carried into
+# its slot derives from the setitem's output by views or setitems only, and nothing else
+# carried or kept aliases it (`_inplace_slots`); the loop then gets a buffer of its own on
+# entry (the init when it passes the test at the loop node, else one copy before the
+# loop) and every iteration writes in place.
+#
+# Indexing: static entries and run-time integer scalars known on the host make the region
+# a view of the output (a DynView: NumPy computes the offset per call, wraps negative
+# indices and raises IndexError); v is stored through it by an elementwise kernel
+# (broadcast, cast as NumPy's assignment casts). Integer arrays, or scalar indices living
+# on the device, go through the gather machinery (`_adv_plan`, `_index_kernel` mode "set"):
+# negative indices wrap, a bad index is recorded in the error buffer, writes nothing, and
+# raises IndexError at the block's end. Repeated positions among the index arrays: NumPy
+# keeps the last assignment in C order of the broadcast index arrays; threads race on the
+# GPU, so a claim pass first records, per combination of indexed positions, the largest
+# broadcast position that lands there (atomicMax), and only that thread stores.
+
+def _count_uses(blk: Block, counts: dict[Value, int]) -> None:
+    for n in blk.nodes:
+        for v in n.inputs:
+            counts[v] = counts.get(v, 0) + 1
+        for b in n.blocks:
+            _count_uses(b, counts)
+    for v in blk.results:
+        counts[v] = counts.get(v, 0) + 1
+
+
+_FRESH_RULES = (Elementwise, Reduce, ArgReduce, Matmul, Scan, Join, Fill, HostConstant,
+                ScatterAdd)
+
+
+def _alias_input(n: Node) -> int | None:
+    """How n's outputs relate to its inputs' buffers: -1 fresh buffers only, k >= 0 they
+    may be views of input k (and fresh otherwise), None anything else (If, Loop, tapes,
+    inlined graphs: treated as keeping a reference)."""
+    if n.op == "fused":
+        return -1 if _ew_node(n) else None
+    rule = getattr(OPS.get(n.op), "cuda", None)
+    if isinstance(rule, _FRESH_RULES):
+        return -1
+    if isinstance(rule, (View, Copy, GetItem, SumToShape, SetItem)):
+        return 0
+    return None
+
+
+def _nested_uses(blk: Block, v: Value) -> int:
+    """Occurrences of v as an input or result in blk and the blocks nested in it."""
+    counts: dict[Value, int] = {}
+    _count_uses(blk, counts)
+    return counts.get(v, 0)
+
+
+def _overwritable(low: Lowering, blk: Block, m: Node, root: Value, slot: int) -> bool:
+    """May node m (of block blk) overwrite root's buffer, root being its input `slot`?
+    Yes when every other read of root -- directly or through views of it -- is done by a
+    kernel (or host step) of blk scheduled before m, no view of root is a result of blk or
+    escapes (If, Loop, tapes, inlined graphs), and root is used nowhere outside blk."""
+    if sum(1 for v in m.inputs if v is root) != 1 or m.inputs[slot] is not root:
+        return False
+    if any(_nested_uses(b, root) for b in m.blocks):
+        return False
+    if low.nuses.get(root, 0) != _nested_uses(blk, root):
+        return False
+    pos = {id(u): i for i, u in enumerate(blk.nodes)}
+    if id(m) not in pos:
+        return False
+    at = pos[id(m)]
+    groups = low.groups_of(blk)
+    users: dict[Value, list[Node]] = {}
+    for u in blk.nodes:
+        for v in _uses_in(u):
+            users.setdefault(v, []).append(u)
+    results = set(blk.results)
+    seen, todo = {root}, [root]
+    while todo:
+        w = todo.pop()
+        if w in results:
+            return False
+        for u in users.get(w, ()):
+            if u is m:
+                if w is root:
+                    continue
+                return False                 # m reads a view of what it overwrites
+            g = groups.get(u)
+            last = g.nodes[-1] if g is not None else u
+            if pos[id(u)] > at or pos[id(last)] > at:
+                return False
+            k = _alias_input(u)
+            if k is None:
+                return False
+            if k >= 0 and u.inputs[k] is w:
+                for o in u.outputs:
+                    if o not in seen:
+                        seen.add(o)
+                        todo.append(o)
+    return True
+
+
+def _inplace_slots(low: Lowering, n: Node) -> dict[Value, Node]:
+    """The carried params of loop n that a setitem of the body may overwrite in place
+    (see the note above), each with that setitem node."""
+    body = n.blocks[0]
+    users: dict[Value, list[Node]] = {}
+    for m in body.nodes:
+        for v in _uses_in(m):
+            users.setdefault(v, []).append(m)
+    out: dict[Value, Node] = {}
+    carried = body.results[1:]
+    for j, p in enumerate(body.params[1:]):
+        if p in low.host or j >= len(carried):
+            continue
+        sets = [u for u in users.get(p, ()) if u.op == "setitem" and u.inputs[0] is p]
+        if len(sets) != 1 or not _overwritable(low, body, sets[0], p, 0):
+            continue
+        m = sets[0]
+        # what the iteration carries into slot j must be m's output or derive from it by
+        # views and setitems, and nothing else carried (or kept) may alias that buffer
+        seen, todo, ok = {m.out}, [m.out], True
+        while todo and ok:
+            w = todo.pop()
+            for u in users.get(w, ()):
+                k = _alias_input(u)
+                if k is None:
+                    ok = False
+                    break
+                if k >= 0 and u.inputs[k] is w:
+                    for o in u.outputs:
+                        if o not in seen:
+                            seen.add(o)
+                            todo.append(o)
+        if (ok and carried[j] in seen and body.results[0] not in seen
+                and not any(r in seen for i, r in enumerate(carried) if i != j)):
+            out[p] = m
+    return out
+
+
+def _claim_axes(low: Lowering, plan: _AdvIndex) -> list[int]:
+    """The run-time indices that vary between threads (the arrays)."""
+    return [k for k, (v, _, _) in enumerate(plan.dyn) if low.shape(v) != ()]
+
+
+def _lower_setitem(low: Lowering, n: Node, rule: SetItem) -> None:
+    x, v, *dyn = n.inputs
+    out = n.out
+    index = n.attrs["index"]
+    shape = low.shape(out)
+    if x in low.host:                        # a 0-d x known on the host: a fresh buffer
+        x = low.dev(x)
+        inplace = True
+    elif low.inplace_param.get(x) is n:      # a loop-carried buffer (see _inplace_slots)
+        inplace = True
+    else:
+        inplace = low.fresh_here(x) and _overwritable(low, low.cur_block, n, x, 0)
+    if inplace:
+        low.layout[out] = Layout.contiguous(shape)
+        low.steps.append(Alias(out, x))
+        low.inplace_out.add(out)
+    else:
+        cp = _Ew(low, shape)
+        cp.store(x, out)
+        cp.emit("setitem_copy", [out])
+    if all(d in low.host for d in dyn):
+        # the region as a view of out: NumPy's offset (and IndexError) per call
+        src = low.layout_of(out)
+        gh = ghost(src)
+        lay, off = ghost_view(gh, ghost_index(gh, build_index(index, [0] * len(dyn))))
+        part = low.new_value(TensorType(out.type.dtype, lay.shape), "part")
+        low.layout[part] = lay
+        if dyn:
+            low.steps.append(DynView(part, out, index, list(dyn), src))
+        else:
+            low.steps.append(Alias(part, out, off))
+        put = _Ew(low, lay.shape)
+        put.store(v, part, lay)
+        put.emit("setitem")
+        return
+    plan = _adv_plan(low, Layout.contiguous(shape), index, dyn)
+    if v not in low.host:
+        align(low.layout_of(v), plan.shape)          # v must broadcast to x[index]
+    if int(np.prod(plan.bshape, dtype=np.int64)) == 0:
+        return                                       # no index to check, nothing written
+    err = _index_errors(low, plan)
+    if int(np.prod(plan.shape, dtype=np.int64)) == 0:
+        _index_kernel(low, "setitem_check", plan, err, "check")
+    else:
+        win = None
+        if int(np.prod(plan.bshape, dtype=np.int64)) > 1:
+            win = _claims(low, plan, err)
+        _index_kernel(low, "setitem", plan, err, "set", out=out, g=v, win=win)
+    _index_check(low, plan, err)
+
+
+def _claims(low: Lowering, plan: _AdvIndex, err: Value) -> Value:
+    """The claim pass of a setitem with index arrays: per combination of indexed positions,
+    1 + the last position of the broadcast index arrays that lands there (0: none)."""
+    size = 1
+    for k in _claim_axes(low, plan):
+        size *= plan.dyn[k][1]
+    nb = int(np.prod(plan.bshape, dtype=np.int64))
+    wdt = np.dtype(np.uint32 if nb < (1 << 32) - 1 else np.uint64)
+    win = low.new_value(TensorType(wdt, (size,)), "win")
+    zero = _Ew(low, (size,))
+    zero.define(win, wdt, literal(0, wdt))
+    zero.store(win, win)
+    zero.emit("setitem_zero", [win])
+    _index_kernel(low, "setitem_claim", plan, err, "claim", win=win)
+    return win
 
 
 def _lower_join(low: Lowering, n: Node, rule: Join) -> None:
@@ -1763,6 +2070,7 @@ _DISPATCH: dict[type, Callable[[Lowering, Node, Any], None]] = {
     Matmul: _lower_matmul,
     View: _lower_view,
     GetItem: _lower_getitem,
+    SetItem: _lower_setitem,
     Join: _lower_join,
     SumToShape: _lower_sum_to_shape,
     Fill: _lower_fill,

@@ -87,6 +87,19 @@ class GetItem:
 
 
 @dataclass(frozen=True)
+class SetItem:
+    """x with x[index] = v (v broadcast to x[index], cast as NumPy assignment casts). The
+    output is a copy of x (a copy kernel), or x's own buffer when the lowering can prove
+    nothing reads x after the node (see `_setitem_owns` in cuda_lower.py), then a kernel
+    writes v into the region. Static and host-scalar indices address the region as a view
+    (NumPy computes the offset per call: negative wrap, IndexError); integer arrays or
+    device-resident scalar indices use the gather machinery: negative wrap, out-of-range
+    indices recorded in the device error buffer (nothing written for them) and raised as
+    IndexError on the host. Repeated array indices: the last write in C order of the
+    broadcast index arrays wins (NumPy's order), by a claim pass (atomicMax) first."""
+
+
+@dataclass(frozen=True)
 class Join:
     """concatenate / stack: one strided copy kernel per input into its slice of the output."""
     new_axis: bool
@@ -244,6 +257,7 @@ OTHER: dict[str, Any] = {
     "broadcast_to": View(lambda g, a: np.broadcast_to(g, a["shape"])),
     "copy": Copy(),
     "getitem": GetItem(),
+    "setitem": SetItem(),
     "concatenate": Join(new_axis=False),
     "stack": Join(new_axis=True),
     "sum_to_shape": SumToShape(),
