@@ -879,11 +879,6 @@ def _refused_lambda(x):
     return g(x)
 
 
-def _refused_listcomp(x):
-    ys = [x * i for i in range(3)]  # ERR
-    return ys[0]
-
-
 def _refused_dictcomp(x):
     ys = {i: x for i in range(3)}  # ERR
     return ys[0]
@@ -892,11 +887,6 @@ def _refused_dictcomp(x):
 def _refused_setcomp(x):
     ys = {i for i in range(3)}  # ERR  # noqa: F841
     return x
-
-
-def _refused_genexp(x):
-    s = sum(x * i for i in range(3))  # ERR
-    return s
 
 
 def _refused_class(x):
@@ -936,8 +926,9 @@ def _refused_item_assign(x):
     return x
 
 
-def _refused_nested_def(x):
-    def g(t):  # ERR
+def _refused_decorated_nested_def(x):
+    @staticmethod  # ERR
+    def g(t):
         return t
     return g(x)
 
@@ -969,12 +960,13 @@ def _refused_walrus(x):
     return x
 
 
-def _refused_star_call(x):
-    return np.add(*x)  # ERR
+def _refused_starred_assign(x):
+    n, *rest = x.shape  # ERR  # noqa: RUF059
+    return x * n
 
 
-def _refused_raise(x):
-    raise ValueError  # ERR
+def _refused_bare_raise(x):
+    raise  # ERR  # noqa: PLE0704
 
 
 def _make_nonlocal():
@@ -992,10 +984,8 @@ REFUSED = [
     (_refused_with, "with", "with"),
     (_refused_yield, "yield", "yield"),
     (_refused_lambda, "lambda", "lambda"),
-    (_refused_listcomp, "list comprehension", "["),
     (_refused_dictcomp, "dict comprehension", "{"),
     (_refused_setcomp, "set comprehension", "{"),
-    (_refused_genexp, "generator expression", "(x * i"),  # the call's paren, as ast says
     (_refused_class, "class", "class"),
     (_refused_global, "global", "global"),
     (_refused_nonlocal := _make_nonlocal(), "nonlocal", "nonlocal"),
@@ -1004,14 +994,14 @@ REFUSED = [
     (_refused_string, "string", '"hello"'),
     (_refused_attr_assign, "attribute assignment", "x.foo"),
     (_refused_item_assign, "item assignment into an expression", "x[0][1]"),
-    (_refused_nested_def, "nested function", "def"),
+    (_refused_decorated_nested_def, "decorated nested function", "staticmethod"),
     (_refused_import, "import", "import"),
     (_refused_import_from, "import", "from"),
     (_refused_del, "del", "del"),
     (_refused_fstring, "f-string", 'f"'),
     (_refused_walrus, ":=", "y :="),
-    (_refused_star_call, "*args", "*x"),
-    (_refused_raise, "raise", "raise"),
+    (_refused_starred_assign, "starred assignment", "*rest"),
+    (_refused_bare_raise, "bare raise", "raise"),
 ]
 
 
@@ -1051,7 +1041,7 @@ def test_lambda_as_function():
 
 def test_refused_inside_helper_reported_at_helper_line():
     def bad_helper(x):
-        return [x for _ in range(2)]  # ERR
+        return {i: x for i in range(2)}  # ERR
 
     def f(x):
         return bad_helper(x)

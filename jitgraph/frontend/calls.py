@@ -13,6 +13,7 @@ import numpy as np
 from ..ir.graph import Value
 from ..ops import BY_METHOD, OPS
 from .emit import Emitter, _describe, bind_op, is_scalar, is_static
+from .values import _unwrap_none
 
 Handler = Callable[[Emitter, list[Any], dict[str, Any], ast.AST], Any]
 SPECIAL: dict[int, Handler] = {}
@@ -152,6 +153,117 @@ def _reversed(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AS
         return tuple(reversed(x))
     raise em.script_error("reversed() works on range(...) in a for loop and on tuples", node,
                           "reversed")
+
+
+@special(builtins.sum)
+def _sum(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    """Python's sum: `start + item0 + item1 + ...` with Python's operators, so
+    `sum(x[i] for i in range(n))` keeps NumPy's dtypes. Over an array it adds the rows."""
+    if not 1 <= len(args) <= 2 or set(kwargs) - {"start"}:
+        raise em.type_error("sum() takes an iterable and an optional start")
+    start = args[1] if len(args) > 1 else kwargs.get("start", 0)
+    items = args[0]
+    if isinstance(items, Value):
+        return _sum_rows(em, items, start, node)
+    if not isinstance(items, (tuple, list)):
+        items = em.items_of(items, "sum()")
+    if all(is_static(a) for a in items) and is_static(start):
+        return builtins.sum(items, start)
+    acc = start
+    for x in items:
+        acc = em.binop(ast.Add, acc, x, node)
+    return acc
+
+
+def _sum_rows(em: Emitter, x: Value, start: Any, node: ast.AST) -> Any:
+    """sum(array) adds its rows: one sum over axis 0. Integers keep their dtype (Python's
+    row-by-row `+` wraps around in it, as the cast of the exact sum does)."""
+    if em.typed and not x.type.shape:
+        raise em.type_error("iteration over a 0-d array", arg=x.hint)
+    if em.typed and x.type.shape[0] == 0:  # type: ignore[index]
+        return start
+    r = em.op("sum", [x], {"axis": 0})
+    if em.typed and x.type.dtype.kind in "iu" and (  # type: ignore[union-attr]
+            r.type.dtype != x.type.dtype):
+        r = em.op("cast", [r], {"dtype": x.type.dtype})
+    return em.binop(ast.Add, start, r, node)
+
+
+def _anyall(name: str) -> Handler:
+    pyf = getattr(builtins, name)
+
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        x = _one(em, args, kwargs, name)
+        if isinstance(x, Value):
+            raise em.type_error(f"builtin {name}() of an array: use np.{name}(x) or "
+                                f"x.{name}()", arg=x.hint)
+        items = list(x) if isinstance(x, (tuple, list)) else em.items_of(x, f"{name}()")
+        truths = [em.truth(i) for i in items]  # type: ignore[union-attr]
+        if all(not isinstance(t, Value) for t in truths):
+            return pyf(truths)
+        acc: Any = name == "all"
+        for t in truths:
+            if not isinstance(t, Value):
+                if t != acc:      # a static True in any() / False in all() decides it
+                    return t
+                continue
+            acc = t if not isinstance(acc, Value) else em.op(
+                "logical_and" if name == "all" else "logical_or", [acc, t])
+        return em.op("cast", [acc], {"dtype": np.dtype(bool), "weak": True})
+    return h
+
+
+SPECIAL[id(builtins.any)] = _anyall("any")
+SPECIAL[id(builtins.all)] = _anyall("all")
+
+
+def _text(kind: Callable[[Any], str]) -> Handler:
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        x = _one(em, args, kwargs, kind.__name__)
+        if not is_static(x):
+            raise em.type_error(f"{kind.__name__}() of a run-time value: text exists only in "
+                                "a raise's message, built at compile time")
+        return kind(_unwrap_none(x))
+    return h
+
+
+SPECIAL[id(builtins.str)] = _text(str)
+SPECIAL[id(builtins.repr)] = _text(repr)
+
+
+@special(np.where)
+def _where(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if len(args) + len(kwargs) == 1:
+        raise em.script_error("np.where(condition) with one argument returns the indices where "
+                              "the condition holds: their number depends on the data (a "
+                              "data-dependent shape), which a compiled function cannot have "
+                              "(np.nonzero is unsupported for the same reason); use the "
+                              "three-argument form np.where(condition, x, y)", node,
+                              "np.where with one argument")
+    return em.call_op(OPS["where"], args, kwargs, np.where, node)
+
+
+def _data_dependent(name: str, hint: str) -> Handler:
+    def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+        raise em.script_error(f"np.{name}() gives a result whose shape depends on the data "
+                              "(a data-dependent shape), which a compiled function cannot "
+                              f"have; {hint}", node, f"np.{name}")
+    return h
+
+
+_MASK_HINT = "use a mask with np.where(condition, x, y) or a masked reduction instead"
+for _name in ("nonzero", "argwhere", "flatnonzero"):
+    SPECIAL.setdefault(id(getattr(np, _name)), _data_dependent(_name, _MASK_HINT))
+SPECIAL.setdefault(id(np.unique), _data_dependent("unique", "compute it eagerly outside"))
+
+
+@special(builtins.slice)
+def _slice(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    if kwargs or not 1 <= len(args) <= 3:
+        raise em.type_error("slice() takes 1 to 3 positional arguments")
+    if not all(is_static(a) for a in args):
+        raise em.type_error("slice() bounds must be compile-time constants")
+    return slice(*[_unwrap_none(a) for a in args])
 
 
 @special(builtins.isinstance)
@@ -294,6 +406,10 @@ def _norm(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -
 def _grad_maker(with_value: bool) -> Handler:
     def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         from ..api import grad, value_and_grad
+        from .values import NestedFunction
+        if args and isinstance(args[0], NestedFunction):
+            raise em.script_error(f"jg.grad of the nested function {args[0].fdef.name!r} is "
+                                  "not supported: define it at module level", node, "grad")
         static_kw = {k: em.static_attr(v, k) for k, v in kwargs.items()}
         static_args = [args[0]] + [em.static_attr(a, "argnums") for a in args[1:]]
         return (value_and_grad if with_value else grad)(*static_args, **static_kw)

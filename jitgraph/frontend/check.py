@@ -1,5 +1,10 @@
 """The supported Python subset, checked at decoration. Anything else raises ScriptError
-naming the construct, with file, line, column, the source line and a caret."""
+naming the construct, with file, line, column, the source line and a caret.
+
+Some constructs are allowed only in one place: strings and f-strings in the exception
+of a `raise` (its message, evaluated at compile time) and in the arguments that name a
+dtype or a mode; `*x` in call arguments and tuple/list displays (not in assignment
+targets); nested `def`s without decorators or *args/**kwargs/keyword-only parameters."""
 from __future__ import annotations
 
 import ast
@@ -14,19 +19,19 @@ _ALLOWED = (
     ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Attribute, ast.Subscript,
     ast.Name, ast.Constant, ast.Tuple, ast.List, ast.IfExp, ast.Slice, ast.keyword,
     ast.Load, ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+    ast.Raise, ast.FunctionDef, ast.ListComp, ast.GeneratorExp, ast.Starred,
+    ast.JoinedStr, ast.FormattedValue,
 )
 
 _NAMES = {
-    ast.Try: "try statement", ast.With: "with statement", ast.Raise: "raise statement",
+    ast.Try: "try statement", ast.With: "with statement",
     ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await",
-    ast.Lambda: "lambda", ast.ListComp: "list comprehension",
+    ast.Lambda: "lambda",
     ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension",
-    ast.GeneratorExp: "generator expression", ast.ClassDef: "class definition",
-    ast.FunctionDef: "nested function definition", ast.AsyncFunctionDef: "async function",
+    ast.ClassDef: "class definition", ast.AsyncFunctionDef: "async function",
     ast.Global: "global statement", ast.Nonlocal: "nonlocal statement",
     ast.Delete: "del statement", ast.Import: "import statement",
-    ast.ImportFrom: "import statement", ast.Starred: "starred expression (*args)",
-    ast.JoinedStr: "f-string", ast.Dict: "dict", ast.Set: "set",
+    ast.ImportFrom: "import statement", ast.Dict: "dict", ast.Set: "set",
     ast.NamedExpr: "assignment expression (:=)", ast.AsyncFor: "async for",
     ast.AsyncWith: "async with", ast.Match: "match statement",
 }
@@ -35,7 +40,11 @@ if hasattr(ast, "TryStar"):
 
 
 def check_function(src: FunctionSource) -> None:
-    f = src.tree
+    _check_def(src.tree, src)
+
+
+def _check_def(f: ast.FunctionDef, src: FunctionSource) -> None:
+    """The scripted function, or a `def` nested in it (inlined where it is called)."""
     a = f.args
     if a.vararg is not None:
         raise ScriptError("*args parameters are not supported", src.loc(a.vararg), "*args")
@@ -63,14 +72,45 @@ def _fail(node: ast.AST, src: FunctionSource, construct: str, why: str = "") -> 
     raise ScriptError(msg, src.loc(node), construct)
 
 
-def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
+def _check(node: ast.AST, src: FunctionSource, in_loop: bool, in_raise: bool = False) -> None:
+    """in_raise: inside the exception of a `raise`, where strings and f-strings build the
+    message (evaluated at compile time, statements.py)."""
     if type(node) in _NAMES:
         _fail(node, src, _NAMES[type(node)])
     if not isinstance(node, _ALLOWED):
         _fail(node, src, type(node).__name__)
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and \
-            id(node) not in _DTYPE_STRINGS:
+            id(node) not in _DTYPE_STRINGS and not in_raise:
         _fail(node, src, "string", "strings are not values jitgraph can compute with")
+    if isinstance(node, ast.JoinedStr) and not in_raise:
+        _fail(node, src, "f-string", "f-strings are allowed only in the message of a raise")
+    if isinstance(node, ast.Raise):
+        if node.exc is None:
+            _fail(node, src, "bare raise", "there is no exception being handled to re-raise")
+        for part in (node.exc, node.cause):
+            if part is not None:
+                _check(part, src, in_loop, in_raise=True)
+        return
+    if isinstance(node, ast.FunctionDef):
+        if node.decorator_list:
+            _fail(node.decorator_list[0], src, "decorated nested function",
+                  "nested functions are inlined where they are called; decorate a "
+                  "module-level function instead")
+        _check_def(node, src)
+        for d in node.args.defaults:
+            _check(d, src, in_loop)
+        return
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        for g in node.generators:
+            if g.is_async:
+                _fail(node, src, "async comprehension")
+            _check_target(g.target, src, augmented=False)
+            for part in [g.iter, *g.ifs]:
+                _check(part, src, in_loop, in_raise)
+        _check(node.elt, src, in_loop, in_raise)
+        return
+    if isinstance(node, ast.Starred) and not isinstance(node.ctx, ast.Load):
+        _fail(node, src, "starred assignment")
     if isinstance(node, ast.Call):
         _DTYPE_STRINGS.update(id(a) for a in _dtype_string_args(node))
     if isinstance(node, ast.Constant) and node.value is Ellipsis:
@@ -111,7 +151,7 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool) -> None:
     for child in ast.iter_child_nodes(node):
         if isinstance(node, ast.Call) and child is node.func and isinstance(child, ast.Name):
             continue
-        _check(child, src, in_loop)
+        _check(child, src, in_loop, in_raise)
 
 
 # Strings that name a number or a dtype, never computed with: float("inf"),

@@ -68,6 +68,17 @@ class EmitterCore:
         self.widened = False
         self.fillable: set[str] = set()  # names first assigned in the enclosing loop body
         self.pending_types: dict[str, TensorType] = {}  # their types, learned from a branch
+        # A nested def's emitter reads the names it does not bind from the emitter of the
+        # function around it (`outer`), at call time; `local_names` are the ones it binds.
+        self.outer: EmitterCore | None = None
+        self.local_names: frozenset[str] | None = None
+        # Run-time conditions the code being emitted depends on (an If's condition, a
+        # loop's trip count, None when unknown): a `raise` under any of them cannot be
+        # decided at compile time; False marks a loop body that never runs. Inlined calls
+        # start with their caller's.
+        self.guards: list[Value | bool | None] = []
+        # the nested defs being inlined right now (recursion among them is refused)
+        self.active: frozenset[int] = frozenset()
 
     # ---------------------------------------------------------------- errors, locations
     def at(self, node: ast.AST) -> None:
@@ -212,6 +223,14 @@ class EmitterCore:
             return v
         if name in self.fillable:
             raise PendingName(name, self.src.loc(node))
+        if self.outer is not None:
+            if self.local_names is not None and name in self.local_names:
+                raise self.script_error(f"local variable {name!r} is read before it is "
+                                        "assigned", node)
+            v = self.outer.lookup_free(name, node)
+            if isinstance(v, Value):
+                self.params.add(v)  # the enclosing function still sees it: never writable
+            return v
         if name in self.closure:
             return self.closure[name]
         if name in self.globals:
@@ -219,6 +238,22 @@ class EmitterCore:
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise UnresolvedName(f"name {name!r} is not defined", self.src.loc(node), name)
+
+    def lookup_free(self, name: str, node: ast.AST) -> Any:
+        """A name a nested def reads from this (its enclosing) function, now: Python's
+        closures see the variable's current value. A local of this function that is
+        not bound yet is an error here, as in Python (no fallback to a global)."""
+        if name not in self.env and name not in self.fillable and \
+                name in self.scope_locals():
+            raise ScriptError(f"the nested function reads {name!r}, which the enclosing "
+                              f"function {self.src.tree.name!r} has not assigned yet at the "
+                              "call", self.src.loc(node), "name")
+        return self.lookup(name, node)
+
+    def scope_locals(self) -> frozenset[str]:
+        if self.local_names is None:
+            self.local_names = bound_names(self.src.tree)
+        return self.local_names
 
     # ---------------------------------------------------------------- building in a block
     def _in(self, blk: Builder, f: Callable[[], Any]) -> Any:
@@ -284,3 +319,33 @@ class EmitterCore:
         def call(self, e: ast.Call) -> Any: ...
 
         def subscript(self, e: ast.Subscript) -> Any: ...
+
+        def comprehension(self, e: ast.ListComp | ast.GeneratorExp) -> list[Any]: ...
+
+        def elements(self, elts: list[ast.expr]) -> tuple[list[Any], bool]: ...
+
+        def starred(self, e: ast.Starred) -> tuple[list[Any], bool]: ...
+
+        def fstring(self, e: ast.JoinedStr) -> str: ...
+
+
+def bound_names(fdef: ast.FunctionDef) -> frozenset[str]:
+    """The names a function binds (its locals, in Python's sense): parameters, assignment
+    and loop targets, nested defs. Names bound inside nested defs and comprehensions
+    belong to those scopes."""
+    a = fdef.args
+    out = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+    stack: list[ast.AST] = list(fdef.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.FunctionDef):
+            out.add(n.name)
+            stack.extend(n.args.defaults)  # evaluated in this scope
+            continue
+        if isinstance(n, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)):
+            stack.append(n.generators[0].iter)  # the rest runs in the comprehension's scope
+            continue
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.add(n.id)
+        stack.extend(ast.iter_child_nodes(n))
+    return frozenset(out)

@@ -2,7 +2,12 @@
 operator.add) is one node, bound by `bind_op`; functions in calls.py's SPECIAL table
 and array methods have handlers there; a plain Python function or a ScriptFunction is
 inlined (its own Emitter over the shared builder); jg.grad(f)(...) and jg.custom_vjp
-functions inline transformed graphs; math.f folds on static values.
+functions inline transformed graphs; math.f folds on static values. A nested `def`
+(values.NestedFunction) is inlined the same way, its free names read from the enclosing
+function's emitter at the call (Python's late binding); recursion among nested defs is
+refused. `f(*t)` unpacks a tuple known at compile time. An exception class called with
+static arguments makes the exception a `raise` raises at compile time (statements.py).
+np.random is refused: random numbers are arguments of a pure compiled function.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from ..types import UNKNOWN, TensorType
 from .check import check_function
 from .core import EmitterCore
 from .source import FunctionSource, function_source
-from .values import BoundMethod, _describe, is_static
+from .values import BoundMethod, NestedFunction, _describe, _unwrap_none, is_static
 
 if TYPE_CHECKING:
     from .emit import Emitter
@@ -32,11 +37,7 @@ class CallEmitter(EmitterCore):
     # ---------------------------------------------------------------- calls
     def call(self, e: ast.Call) -> Any:
         f = self.ev(e.func)
-        args = []
-        for a in e.args:
-            if isinstance(a, ast.Starred):
-                raise self.script_error("*args in calls are not supported", a, "*args")
-            args.append(self.ev(a))
+        args, _ = self.elements(e.args)  # f(*t): t's items (generic graphs: maybe one node)
         kwargs = {}
         for k in e.keywords:
             if k.arg is None:
@@ -48,6 +49,22 @@ class CallEmitter(EmitterCore):
     def call_value(self, f: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         from .calls import SPECIAL, call_method
         em = cast("Emitter", self)  # NOTE: calls.py's handlers take the whole Emitter
+        if isinstance(f, NestedFunction):
+            return self.inline_nested(f, args, kwargs, node)
+        random = _random_name(f)
+        if random is not None:
+            raise self.script_error(f"{random}(): random numbers cannot be drawn inside a "
+                                    "scripted function (it is compiled as a pure function of "
+                                    "its arguments); draw them outside and pass them in as "
+                                    "arguments", node, "np.random")
+        if isinstance(f, type) and issubclass(f, BaseException):
+            return self.make_exception(f, args, kwargs)
+        if inspect.isbuiltin(f) and isinstance(getattr(f, "__self__", None), str):
+            # "...".format(...) / .join in a raise's message (strings appear only there)
+            if not all(is_static(a) for a in [*args, *kwargs.values()]):
+                raise self.type_error(f"str.{f.__name__}() of run-time values: a raise's "
+                                      "message is built at compile time")
+            return f(*args, **kwargs)
         if isinstance(f, BoundMethod):
             return call_method(em, f.obj, f.name, args, kwargs, node)
         special = SPECIAL.get(id(f))
@@ -116,14 +133,54 @@ class CallEmitter(EmitterCore):
         src = checked_source(fn)
         bound = bind_python_args(fn, args, kwargs, self)
         sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov, self.own)
+        return self._run_inlined(sub, bound, str(getattr(fn, "__name__", fn)))
+
+    def inline_nested(self, nf: NestedFunction, args: list[Any], kwargs: dict[str, Any],
+                      node: ast.AST) -> Any:
+        """A nested def, inlined: its own emitter over the shared builder, reading the
+        names it does not bind from the enclosing function's emitter, now."""
+        name = nf.fdef.name
+        if id(nf.fdef) in self.active or self.depth >= MAX_INLINE_DEPTH:
+            raise self.script_error(f"the nested function {name!r} calls itself: recursion "
+                                    "is not supported (write a loop)", node, "recursion")
+        try:
+            ba = nf.signature.bind(*args, **kwargs)
+        except TypeError as ex:
+            raise self.type_error(f"{name}(): {ex}") from None
+        ba.apply_defaults()
+        from .emit import Emitter  # NOTE: emit.py imports this module
+        definer = nf.definer
+        src = FunctionSource(definer.src.fn, nf.fdef, definer.src.filename)
+        sub = Emitter(src, self.b, self.typed, self.depth + 1, self.prov, self.own)
+        sub.outer, sub.local_names = definer, nf.local_names
+        sub.active = frozenset({id(nf.fdef)})
+        return self._run_inlined(sub, list(ba.arguments.values()), name)
+
+    def _run_inlined(self, sub: EmitterCore, bound: list[Any], name: str) -> Any:
+        # a raise in the callee depends on the caller's run-time conditions too
+        sub.guards = list(self.guards)
+        sub.active = sub.active | self.active
         call_loc = self.loc
         try:
-            return sub.emit_function(bound)
+            return cast("Emitter", sub).emit_function(bound)
         except (JitTypeError, ScriptError) as e:
             if e.args and isinstance(e.args[0], str) and "called from" not in e.args[0]:
-                e.args = (f"{e.args[0]}\n  (in {getattr(fn, '__name__', fn)}, called from "
-                          f"{call_loc})",) + e.args[1:]
+                e.args = (f"{e.args[0]}\n  (in {name}, called from {call_loc})",) + e.args[1:]
             raise
+
+    def make_exception(self, cls: type[BaseException], args: list[Any],
+                       kwargs: dict[str, Any]) -> BaseException:
+        """`ValueError(...)`, for a raise: built now, from compile-time values."""
+        for a in [*args, *kwargs.values()]:
+            if not is_static(a):
+                for leaf in (a if isinstance(a, (tuple, list)) else [a]):
+                    if isinstance(leaf, Value):
+                        self.need_static(leaf)
+                raise self.type_error(f"the arguments of {cls.__name__}(...) must be known at "
+                                      "compile time (shapes, dtypes, literals, static "
+                                      "arguments): a raise happens while compiling")
+        return cls(*[_unwrap_none(a) for a in args],
+                   **{k: _unwrap_none(v) for k, v in kwargs.items()})
 
     def call_grad(self, gf: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         """`jg.grad(f)(...)` inside a scripted function: build f's typed graph for these
@@ -179,6 +236,17 @@ class CallEmitter(EmitterCore):
                                   f"cotangent per argument of {name} ({len(vals)})")
         from ..autodiff import custom_vjp
         return custom_vjp(self.b, fwd, bwd, vals, name=name)
+
+
+def _random_name(f: Any) -> str | None:
+    """`np.random.rand` / a Generator's method, as the user spelled it; else None."""
+    owner = getattr(f, "__self__", None)
+    if isinstance(owner, np.random.Generator):
+        return f"Generator.{getattr(f, '__name__', '?')}"
+    mod = getattr(f, "__module__", None)
+    if isinstance(mod, str) and mod.startswith("numpy.random") and callable(f):
+        return f"np.random.{getattr(f, '__name__', '?')}"
+    return None
 
 
 def _spec_types(spec: Any, g: Graph) -> Any:

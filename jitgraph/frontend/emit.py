@@ -9,11 +9,12 @@
   type from the op registry, and a type error is raised with the source line that caused
   it, before any code runs.
 
-The Emitter is assembled from one class per part of the language: statements and `if`
-(statements.py), loops (loops.py), expressions (expressions.py), subscripts
-(subscripts.py) and calls (dispatch.py), over the shared state and value helpers of
-core.py; the EnvVals are in values.py. This module keeps the entry points: `Emitter`,
-`build_graph`, and the names other modules import from here.
+The Emitter is assembled from one class per part of the language: statements, `if`,
+`raise` and nested `def` (statements.py), loops (loops.py), expressions (expressions.py),
+subscripts (subscripts.py), calls (dispatch.py) and comprehensions and `*x` unpacking
+(comprehensions.py), over the shared state and value helpers of core.py; the EnvVals
+are in values.py. This module keeps the entry points: `Emitter`, `build_graph`, and the
+names other modules import from here.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 from ..ir.graph import Block, Builder, Graph, Node, Value
 from ..types import UNKNOWN, TensorType, type_of_python
 from .check import _is_docstring
+from .comprehensions import ComprehensionEmitter
 from .dispatch import MAX_INLINE_DEPTH, CallEmitter, bind_op, bind_python_args, checked_source
 from .expressions import ExpressionEmitter
 from .loops import LoopEmitter
@@ -48,7 +50,8 @@ from .values import (
 
 
 # --------------------------------------------------------------------------------------
-class Emitter(StatementEmitter, LoopEmitter, ExpressionEmitter, SubscriptEmitter, CallEmitter):
+class Emitter(StatementEmitter, LoopEmitter, ExpressionEmitter, SubscriptEmitter, CallEmitter,
+              ComprehensionEmitter):
     """Emits one function body into a builder. Inlined calls get an Emitter of their own
     that shares the builder."""
 

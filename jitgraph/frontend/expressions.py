@@ -1,7 +1,9 @@
 """Expressions: names, literals, operators (folded with Python's own semantics when both
 sides are static), `and`/`or`/`not` and chained comparisons, conditional expressions (an
 If node on a run-time condition) and attributes (`x.shape` is static in typed mode, a
-node in generic graphs). Subscripts are in subscripts.py, calls in dispatch.py.
+node in generic graphs); f-strings (only in a raise's message, formatted at compile
+time). Subscripts are in subscripts.py, calls in dispatch.py, comprehensions and `*x` in
+displays in comprehensions.py.
 """
 from __future__ import annotations
 
@@ -57,9 +59,15 @@ class ExpressionEmitter(EmitterCore):
         if isinstance(e, ast.Name):
             return self.lookup(e.id, e)
         if isinstance(e, ast.Tuple):
-            return tuple(self.ev(x) for x in e.elts)
+            items, unknown = self.elements(e.elts)
+            # generic graphs: (*x.shape, 2) is not known yet; one node stands for it
+            return self.opaque("tuple", items) if unknown else tuple(items)
         if isinstance(e, ast.List):
-            return [self.ev(x) for x in e.elts]
+            return self.elements(e.elts)[0]
+        if isinstance(e, (ast.ListComp, ast.GeneratorExp)):
+            return self.comprehension(e)
+        if isinstance(e, ast.JoinedStr):
+            return self.fstring(e)
         if isinstance(e, ast.BinOp):
             return self.binop(type(e.op), self.ev(e.left), self.ev(e.right), e)
         if isinstance(e, ast.UnaryOp):
@@ -121,7 +129,11 @@ class ExpressionEmitter(EmitterCore):
                 if (t and is_and) or (not t and not is_and):
                     acc = self.ev(nxt)
                 continue
-            r = self.truth(self.ev(nxt))
+            self.guards.append(t)  # nxt is evaluated only on some run-time paths
+            try:
+                r = self.truth(self.ev(nxt))
+            finally:
+                self.guards.pop()
             if not isinstance(r, Value):
                 if is_and:
                     acc = t if r else False
@@ -166,9 +178,42 @@ class ExpressionEmitter(EmitterCore):
         if not isinstance(c, Value):
             return self.ev(e.body if c else e.orelse)
         bt, be = Builder(Block(), self.loc), Builder(Block(), self.loc)
-        a = self._in(bt, lambda: self.ev(e.body))
-        b = self._in(be, lambda: self.ev(e.orelse))
+        self.guards.append(c)
+        try:
+            a = self._in(bt, lambda: self.ev(e.body))
+            b = self._in(be, lambda: self.ev(e.orelse))
+        finally:
+            self.guards.pop()
         return self.merge_branches(c, bt, be, [a], [b], e)[0]
+
+    def fstring(self, e: ast.JoinedStr) -> str:
+        """An f-string (allowed in a raise's message, check.py): formatted now, so every
+        value it shows must be known at compile time."""
+        parts: list[str] = []
+        for v in e.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+                continue
+            assert isinstance(v, ast.FormattedValue)
+            x = self.ev(v.value)
+            if not is_static(x):
+                for leaf in (x if isinstance(x, (tuple, list)) else [x]):
+                    if isinstance(leaf, Value):
+                        self.need_static(leaf)
+                raise self.type_error(f"the f-string shows {{{ast.unparse(v.value)}}}, a "
+                                      "run-time value; a raise's message is built at compile "
+                                      "time, from shapes, dtypes, literals and static "
+                                      "arguments")
+            x = _unwrap_none(x)
+            if v.conversion == ord("r"):
+                x = repr(x)
+            elif v.conversion == ord("s"):
+                x = str(x)
+            elif v.conversion == ord("a"):
+                x = ascii(x)
+            spec = self.ev(v.format_spec) if v.format_spec is not None else ""
+            parts.append(format(x, spec))
+        return "".join(parts)
 
     # ---------------------------------------------------------------- attributes
     def attribute(self, obj: Any, name: str, node: ast.AST) -> Any:

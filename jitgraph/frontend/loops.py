@@ -146,6 +146,13 @@ class LoopEmitter(EmitterCore):
         # carried arrays that `x[i] = v` may write into: fresh before the loop, fresh again
         # at the end of every iteration, and named by nothing else (ownership.py)
         shared: set[str] = set()
+        # a raise in the body is decided at compile time only if the body surely runs
+        # (or surely never runs: then it vanishes); see StatementEmitter.emit_raise
+        runs = (not isinstance(cond0, Value) and bool(cond0) and is_static(trip)
+                and (trip == -1 or trip > 0))
+        never = is_static(trip) and trip == 0
+        guard: list[Value | bool | None] = [] if runs else [False] if never else [
+            trip if isinstance(trip, Value) else cond0 if isinstance(cond0, Value) else None]
         for _ in range(12):
             params = [Value(TensorType(np.dtype(np.int64), (), True),
                             tnames[0] if len(tnames) == 1 else "k")]
@@ -165,6 +172,7 @@ class LoopEmitter(EmitterCore):
             saved_lenient, saved_widened = self.lenient, self.widened
             self.lenient, self.widened = (0 if strict else self.lenient + 1), False
             saved_fill, self.fillable = self.fillable, self.fillable | set(fresh)
+            self.guards.extend(guard)
             try:
                 if bind is not None:
                     bind(params[0])
@@ -194,6 +202,7 @@ class LoopEmitter(EmitterCore):
                     cont = self._and(nb, cont)
                 cont_v = self.as_value(cont) if not isinstance(cont, Value) else cont
             finally:
+                del self.guards[len(self.guards) - len(guard):]
                 self.b = saved
                 self.env = env0
                 widened = self.widened
@@ -249,11 +258,19 @@ def _read_outside(tree: ast.AST, loop: ast.AST, name: str) -> bool:
 
 def _assigned_names(stmts: Sequence[ast.stmt]) -> set[str]:
     out: set[str] = set()
-    for s in stmts:
-        for n in ast.walk(s):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                out.add(n.id)
-            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) \
-                    and isinstance(n.value, ast.Name):
-                out.add(n.value.id)        # out[i] = v rebinds out (to a setitem)
+    stack: list[ast.AST] = list(stmts)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.FunctionDef):
+            out.add(n.name)  # a nested def binds its name; its body is its own scope
+            continue
+        if isinstance(n, (ast.ListComp, ast.GeneratorExp)):
+            stack.append(n.generators[0].iter)  # the targets do not leak (Python 3)
+            continue
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.add(n.id)
+        elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) \
+                and isinstance(n.value, ast.Name):
+            out.add(n.value.id)        # out[i] = v rebinds out (to a setitem)
+        stack.extend(ast.iter_child_nodes(n))
     return out

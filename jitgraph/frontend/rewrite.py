@@ -7,6 +7,10 @@ emitter only ever sees structured control flow:
   `if flag: return value`.
 - `break` / `continue`: become assignments to per-iteration flags; the statements after a
   jump run under `if not (brk or cont):`, and the loop's condition gains `not brk`.
+
+A `raise` ends its path like a `return` (statements after it never run), so a branch that
+raises counts as one that returns. Nested `def`s are left alone: each is rewritten when
+it is inlined.
 """
 from __future__ import annotations
 
@@ -19,23 +23,46 @@ _counter = itertools.count()
 
 def always_returns(stmts: list[ast.stmt]) -> bool:
     for s in stmts:
-        if isinstance(s, ast.Return):
+        if isinstance(s, (ast.Return, ast.Raise)):
             return True
         if isinstance(s, ast.If) and always_returns(s.body) and always_returns(s.orelse):
             return True
     return False
 
 
+def always_raises(stmts: list[ast.stmt]) -> bool:
+    """Every path through stmts ends in a raise."""
+    for s in stmts:
+        if isinstance(s, ast.Raise):
+            return True
+        if isinstance(s, ast.Return):
+            return False
+        if isinstance(s, ast.If) and always_raises(s.body) and always_raises(s.orelse):
+            return True
+    return False
+
+
 def _has_return(s: ast.stmt) -> bool:
-    return any(isinstance(n, ast.Return) for n in ast.walk(s))
+    return any(isinstance(n, ast.Return) for n in _walk_scope(s))
+
+
+def _walk_scope(s: ast.AST) -> list[ast.AST]:
+    """ast.walk without entering nested function definitions (their own scope)."""
+    out: list[ast.AST] = []
+    stack = [s]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, ast.FunctionDef))
+    return out
 
 
 def normalize_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
     out: list[ast.stmt] = []
     for i, s in enumerate(stmts):
-        if isinstance(s, ast.Return):
+        if isinstance(s, (ast.Return, ast.Raise)):
             out.append(s)
-            return out  # statements after a return never run
+            return out  # statements after a return (or a raise) never run
         if isinstance(s, ast.If) and _has_return(s):
             rest = stmts[i + 1:]
             s = copy.copy(s)

@@ -3,10 +3,18 @@ condition, which becomes an If node whose outputs are the names either branch ch
 (equal static values stay static; a name assigned on one path only is Undefined after
 the if, or, first assigned in a loop body, zeros on the other path). An `if` on a static
 condition emits one branch. Loops are in loops.py.
+
+`raise` is decided at compile time: reached on a path that depends on no run-time value
+(`if x.ndim != 2: raise ValueError(f"... {x.shape}")`), the user's exception, built from
+static values, is raised while specializing, so every call with that signature raises it
+before anything runs; on a path not taken it vanishes; under a run-time condition it is
+a JitTypeError (a compiled function cannot raise while it runs). Generic graphs skip it.
+A nested `def` binds a NestedFunction (values.py), inlined where it is called.
 """
 from __future__ import annotations
 
 import ast
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,8 +22,10 @@ import numpy as np
 
 from ..ir.graph import Block, Builder, Value
 from ..types import TensorType, join_types
-from .core import EmitterCore
+from .core import EmitterCore, bound_names
+from .rewrite import always_raises
 from .values import (
+    NestedFunction,
     PendingName,
     Returned,
     Undefined,
@@ -77,10 +87,66 @@ class StatementEmitter(EmitterCore):
             if not c:
                 raise self.type_error("assertion failed at compile time")
             return None
+        if isinstance(s, ast.Raise):
+            self.emit_raise(s)
+            return None
+        if isinstance(s, ast.FunctionDef):
+            self.env[s.name] = self.nested_function(s)
+            return None
         if isinstance(s, (ast.Pass, ast.Expr)):
             return None
         raise self.script_error(f"unsupported statement {type(s).__name__}", s,
                                 type(s).__name__)
+
+    # ---------------------------------------------------------------- raise
+    def emit_raise(self, s: ast.Raise) -> None:
+        if not self.typed:
+            return  # whether it is reached is known only at specialization
+        if any(g is False for g in self.guards):
+            return  # in a loop body that runs zero times: never reached
+        if self.guards:
+            for g in self.guards:
+                if isinstance(g, Value):
+                    self.need_static(g)  # a Python int/bool argument: specialize on it
+            raise self.type_error(
+                "raise under a condition known only at run time is not supported: a compiled "
+                "function cannot raise while it runs. Raise on compile-time facts (x.shape, "
+                "x.ndim, x.dtype, static arguments; or assert on them), or handle the case "
+                "with np.where")
+        exc = self.ev(s.exc)  # type: ignore[arg-type]
+        if isinstance(exc, type) and issubclass(exc, BaseException):
+            exc = exc()
+        if not isinstance(exc, BaseException):
+            raise self.type_error(f"exceptions must derive from BaseException, got "
+                                  f"{_describe(exc)}")
+        if s.cause is not None:
+            cause = self.ev(s.cause)
+            if isinstance(cause, type) and issubclass(cause, BaseException):
+                cause = cause()
+            if cause is not None and not isinstance(cause, BaseException):
+                raise self.type_error("exception causes must derive from BaseException")
+            exc.__cause__ = cause
+            exc.__suppress_context__ = True
+        fn = getattr(self.src.fn, "__name__", "the function")
+        exc.add_note(f"(raised by jitgraph at {self.loc} while compiling {fn!r} for these "
+                     "argument types, before anything ran)")
+        raise exc
+
+    def nested_function(self, s: ast.FunctionDef) -> NestedFunction:
+        """A `def` in the body: its defaults are evaluated now, as Python does; the
+        names it reads are looked up when it is called (core.lookup_free)."""
+        a = s.args
+        positional = a.posonlyargs + a.args
+        defaults = [self.ev(d) for d in a.defaults]
+        first_default = len(positional) - len(defaults)
+        params = []
+        for i, p in enumerate(positional):
+            kind = (inspect.Parameter.POSITIONAL_ONLY if i < len(a.posonlyargs)
+                    else inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            default = defaults[i - first_default] if i >= first_default else \
+                inspect.Parameter.empty
+            params.append(inspect.Parameter(p.arg, kind, default=default))
+        return NestedFunction(s, self, inspect.Signature(params), bound_names(s))
 
     def assign(self, t: ast.expr, val: Any) -> None:
         if isinstance(t, ast.Name):
@@ -122,6 +188,11 @@ class StatementEmitter(EmitterCore):
                                     t, "item assignment")
         name = t.value.id
         cur = self.lookup(name, t.value)
+        if self.outer is not None and name not in self.env:
+            raise self.type_error(f"cannot assign into {name!r}: it is a variable of the "
+                                  "enclosing function, and this nested function is inlined "
+                                  "with its own copy (the enclosing function would not see "
+                                  "the change); return the new array instead", arg=name)
         if isinstance(cur, np.ndarray):
             raise self.type_error(f"cannot assign into {name!r}: it is a global or closure "
                                   "array, which jitgraph cannot track (a compiled function "
@@ -183,6 +254,10 @@ class StatementEmitter(EmitterCore):
 
     # ---------------------------------------------------------------- if / else
     def emit_if(self, s: ast.If) -> Returned | None:
+        if not self.typed and (always_raises(s.body) or always_raises(s.orelse)):
+            # generic graphs: a branch that raises is decided at specialization (it
+            # raises then, or is refused); the graph shows the path that goes on
+            return self.emit_stmts(s.orelse if always_raises(s.body) else s.body)
         cond = self.truth(self.ev(s.test))
         if not isinstance(cond, Value):
             return self.emit_stmts(s.body if cond else s.orelse)
@@ -193,6 +268,7 @@ class StatementEmitter(EmitterCore):
             self.env = dict(env0)
             blk = Builder(Block(), self.loc)
             saved, self.b = self.b, blk
+            self.guards.append(cond)
             try:
                 ret = self.emit_stmts(stmts)
             except PendingName as p:
@@ -202,6 +278,7 @@ class StatementEmitter(EmitterCore):
                 pending, ret = p, None
             finally:
                 self.b = saved
+                self.guards.pop()
             outs.append((blk, self.env, ret))
             self.at(s)
         self.env = env0

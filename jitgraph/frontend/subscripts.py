@@ -58,6 +58,10 @@ class SubscriptEmitter(EmitterCore):
         dyn: list[Value] = []
         windows: list[tuple[int, Value, int]] = []  # (axis, start, length) of x[i:i+L]
         for p in parts:
+            if isinstance(p, ast.Starred):  # x[*idx, 0]: a static tuple's entries
+                for v in self.starred(p)[0]:
+                    self._index_entry(v, index, dyn)
+                continue
             if isinstance(p, ast.Slice):
                 bounds = []
                 for bnd in (p.lower, p.upper, p.step):
@@ -71,21 +75,32 @@ class SubscriptEmitter(EmitterCore):
                 index.append(("slice", *bounds))
                 continue
             v = self.ev(p)
-            if v is None:
-                index.append(("none",))
-            elif v is Ellipsis:
-                index.append(("ellipsis",))
-            elif isinstance(v, (bool, np.bool_)):
-                raise self.type_error("indexing with a boolean scalar is not supported")
-            elif isinstance(v, (int, np.integer)):
-                index.append(("int", int(v)))
-            else:
-                index.append(("value",))
-                dyn.append(self.as_value(v))
+            if isinstance(v, tuple) and len(parts) == 1:  # x[idx], idx a static tuple
+                for item in v:
+                    self._index_entry(item, index, dyn)
+                continue
+            self._index_entry(v, index, dyn)
         if windows and any(e[0] != "slice" for e in index):
             raise self.type_error("a slice with run-time bounds can only be combined with "
                                   "other slices in one subscript")
         return tuple(index), dyn, windows
+
+    def _index_entry(self, v: Any, index: list[tuple[Any, ...]], dyn: list[Value]) -> None:
+        """One evaluated index entry (not a slice written with `:`)."""
+        if v is None:
+            index.append(("none",))
+        elif v is Ellipsis:
+            index.append(("ellipsis",))
+        elif isinstance(v, slice):
+            index.append(("slice", *[self.static_attr(b, "slice bound")
+                                     for b in (v.start, v.stop, v.step)]))
+        elif isinstance(v, (bool, np.bool_)):
+            raise self.type_error("indexing with a boolean scalar is not supported")
+        elif isinstance(v, (int, np.integer)):
+            index.append(("int", int(v)))
+        else:
+            index.append(("value",))
+            dyn.append(self.as_value(v))
 
     def window(self, p: ast.Slice, bounds: list[Any]) -> tuple[Value, int]:
         """A slice with run-time bounds whose length is static (`x[i:i+L]`, `x[t-w:t]`):

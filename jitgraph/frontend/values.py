@@ -3,13 +3,15 @@ abstract interpretation of a function body knows statically. A name maps to an I
 a static Python object (number, tuple, dtype, module, function), or `Undefined` (not
 defined on every path). `ShapeTuple` and `NoneArg` are static values that remember where
 they came from, for error messages; `Enumerated`, `BoundMethod` and `Returned` carry
-`enumerate(x)`, `x.sum` and a `return` between the emitter's parts; `OutTree` rebuilds a
+`enumerate(x)`, `x.sum` and a `return` between the emitter's parts; `NestedFunction` is a
+`def` inside the scripted function (inlined where it is called); `OutTree` rebuilds a
 graph's Python result. The exceptions here steer emission: `NeedStatic` (specialize on an
 argument's value), `PendingName` (a loop name read before it is assigned) and
 `UnresolvedName` (a global not defined yet).
 """
 from __future__ import annotations
 
+import ast
 import inspect
 import math
 from collections.abc import Sequence
@@ -64,6 +66,23 @@ class NoneArg:
 
 def _unwrap_none(x: Any) -> Any:
     return None if isinstance(x, NoneArg) else x
+
+
+@dataclass(eq=False)
+class NestedFunction:
+    """A `def` inside a scripted function. It is inlined where it is called, like a
+    module-level helper; names it does not bind itself are read from `definer` (the
+    emitter of the enclosing function) at call time, which is Python's late binding:
+    a variable rebound between the def and the call is seen with its value at the call.
+    Defaults are evaluated at the def, as Python does."""
+    fdef: ast.FunctionDef
+    definer: Any                       # the enclosing EmitterCore
+    signature: inspect.Signature
+    local_names: frozenset[str]        # what the function binds itself (params included)
+
+    @property
+    def __name__(self) -> str:  # read by error messages
+        return self.fdef.name
 
 
 @dataclass
@@ -183,6 +202,8 @@ def _describe(x: Any) -> str:
         return f"a value of type {x.type}"
     if inspect.ismodule(x):
         return f"module {x.__name__}"
+    if isinstance(x, NestedFunction):
+        return f"nested function {x.fdef.name!r}"
     name = getattr(x, "__qualname__", None) or getattr(x, "__name__", None)
     if name:
         mod = getattr(x, "__module__", None)
