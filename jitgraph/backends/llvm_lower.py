@@ -43,7 +43,7 @@ from llvmlite import ir
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS
 from ..types import TensorType
-from .llvm_memplan import ArenaPlan, BlockLiveness
+from .llvm_memplan import ArenaPlan, BlockLiveness, free_uses
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -65,6 +65,9 @@ ERR_INFO_BYTES = 64
 ERRORS = {1: "index", 2: "negative_power", 3: "tape"}   # code -> kind (llvm_jit raises it)
 
 SUPPORTED_KINDS = "biuf"
+# in-place updates (Lowerer.writable): setitem writes into x's buffer, a loop takes its
+# init's buffer as the carried one, when nothing else can still read it. False: always copy
+INPLACE = True
 PARALLEL_MIN_ELEMENTS = 1 << 17   # smaller loop nests stay on the calling thread: handing
 # a job to the pool's spinning workers costs about a microsecond, waking sleeping ones ~5 us
 # (llvm_parallel); below this the split does not pay (a*x + b*x*x - c on 2 cores: 11 -> 6.5
@@ -265,6 +268,29 @@ class EntryABI:
     symbols: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (kind, what)
 
 
+def storage_of(a: Arr | None) -> frozenset | None:
+    """The buffers a's elements live in (its ("temp", id) / ("out", k) tags), or None
+    when it has none (a splat) or lives where nothing may write (params, constants, or
+    memory of unknown origin)."""
+    if a is None or a.splat is not None or a.ptr is None:
+        return None
+    tags = frozenset(t for t in a.base if t[0] != "loop")
+    if not tags or any(t[0] not in ("temp", "out") for t in tags):
+        return None
+    return tags
+
+
+@dataclass
+class _Scope:
+    """The block being lowered (innermost last in Lowerer.scopes): its liveness, the index
+    of the node being lowered, and the buffers made outside it that it may overwrite
+    (a loop body: its carried buffers; a branch: what the `if` is the last reader of)."""
+    block: Block
+    live: BlockLiveness
+    owns: frozenset
+    i: int = 0
+
+
 class LoweringError(Exception):
     """A graph this lowering cannot handle (check() should have said so)."""
 
@@ -315,6 +341,10 @@ class Lowerer:
         self.row: tuple[tuple[int, ...], list[ir.Value]] | None = None
         self.row_dest: dict[Value, Arr] = {}
         self.row_temps: dict[Value, Arr] = {}
+        # blocks being lowered, innermost last, and what a nested block about to be
+        # lowered may overwrite (id(block) -> storage tags; see writable)
+        self.scopes: list[_Scope] = []
+        self.block_owns: dict[int, frozenset] = {}
 
     # ---------------------------------------------------------------- entry function
     def _open_function(self, fn: ir.Function) -> None:
@@ -1126,23 +1156,63 @@ class Lowerer:
         from .llvm_rows import find_group, lower_group
         nodes, i = block.nodes, 0
         live = BlockLiveness(self, block)   # gives dead temporaries back between nodes
-        while i < len(nodes):
-            grp = find_group(nodes, i) if self.row is None else None
-            if grp is not None:
-                j, outer = grp
-                lower_group(self, block, nodes[i:j], nodes[j:], outer)
-                live.advance(self, i, j)
-                i = j
-                continue
-            n = nodes[i]
-            outs = self.lower_node(n)
-            for v, a in zip(n.outputs, outs, strict=True):
-                if a.shape == () and a.splat is None:
-                    a = Arr.scalar(self.scalar_of(a), a.dtype)   # 0-d values are registers
-                self.env[v] = a
-            live.advance(self, i, i + 1)
-            i += 1
+        scope = _Scope(block, live, self.block_owns.pop(id(block), frozenset()))
+        self.scopes.append(scope)
+        try:
+            while i < len(nodes):
+                scope.i = i
+                grp = find_group(nodes, i) if self.row is None else None
+                if grp is not None:
+                    j, outer = grp
+                    lower_group(self, block, nodes[i:j], nodes[j:], outer)
+                    live.advance(self, i, j)
+                    i = j
+                    continue
+                n = nodes[i]
+                outs = self.lower_node(n)
+                for v, a in zip(n.outputs, outs, strict=True):
+                    if a.shape == () and a.splat is None:
+                        a = Arr.scalar(self.scalar_of(a), a.dtype)   # 0-d values: registers
+                    self.env[v] = a
+                live.advance(self, i, i + 1)
+                i += 1
+        finally:
+            self.scopes.pop()
         return [self.env[v] for v in block.results]
+
+    def writable(self, n: Node, v: Value) -> frozenset | None:
+        """The buffers of input v of node n (being lowered) if n may overwrite them, else
+        None. They may be when
+        - they belong to the block being lowered: temporaries made while lowering it
+          (which values of enclosing blocks never see), or buffers an enclosing node
+          handed it (a loop's carried buffers to its body; to an `if`'s branches, what
+          the `if` itself may overwrite, since only one branch runs);
+        - no value that a later node of the block reads (or its nested blocks read, or
+          the block yields) holds any of them; n's other inputs may (the caller stages
+          those first); and
+        - v is not a broadcast view (a stride 0 along a dim of several elements).
+        Params, constants and memory of unknown origin are never writable."""
+        if not INPLACE or not self.scopes or self.row is not None:
+            return None
+        sc = self.scopes[-1]
+        if sc.i >= len(sc.block.nodes) or sc.block.nodes[sc.i] is not n:
+            return None
+        a = self.env.get(v)
+        S = storage_of(a)
+        if S is None:
+            return None
+        assert a is not None
+        if any(d > 1 and s == 0 for d, s in zip(a.shape, a.strides)):
+            return None
+        mark = sc.live.mark
+        if not all((t[0] == "temp" and t[1] > mark) or t in sc.owns for t in S):
+            return None
+        for w, at in sc.live.last.items():
+            if at > sc.i:
+                wa = self.env.get(w)
+                if wa is not None and wa.base & S:
+                    return None
+        return S
 
     def lower_node(self, n: Node) -> list[Arr]:
         if n.op == "constant":
@@ -1195,6 +1265,11 @@ class Lowerer:
     def lower_if(self, n: Node) -> list[Arr]:
         b = self.b
         cond = self.to_bool(self.env[n.inputs[0]], n.inputs[0].type)
+        # buffers this `if` is the last reader of: either branch may overwrite them
+        owns = frozenset().union(*(self.writable(n, v) or frozenset()
+                                   for v in dict.fromkeys(free_uses(n))))
+        for blk in n.blocks:
+            self.block_owns[id(blk)] = owns
         then_bb = self.fn.append_basic_block("then")
         else_bb = self.fn.append_basic_block("else")
         merge = self.fn.append_basic_block("endif")
@@ -1238,6 +1313,13 @@ class Lowerer:
             if plans[j] == "copy":
                 final.append(outs[j])
                 continue
+            if plans[j] == "ptr" and phis[0][j] is phis[1][j]:
+                # both branches yield the same buffer (e.g. each updated it in place):
+                # keep its pointer, so a loop's latch sees its carried buffer come back
+                r0, r1 = results[0][j], results[1][j]
+                final.append(Arr(kd(v.type), ks(v.type), r0.strides, ptr=phis[0][j],
+                                 base=r0.base | r1.base))
+                continue
             phi = b.phi(reg_type(kd(v.type)) if plans[j] == "phi" else PTR)
             for k in range(2):
                 phi.add_incoming(phis[k][j], ends[k])
@@ -1262,14 +1344,25 @@ class Lowerer:
                          kd(trip_t), np.dtype(np.int64))
         cond0 = self.to_bool(self.env[n.inputs[1]], cond_t)
         carried: list[Arr | None] = []
+        owns: set = set()
+        uses = list(free_uses(n))
         for v, init in zip(n.outputs, n.inputs[2:], strict=True):
             if ks(v.type) == ():
                 carried.append(None)
+                continue
+            a = self.env[init]
+            S = self._donated(n, init, a, v, uses)
+            if S is not None:       # init's buffer becomes the carried one: no copy
+                buf = Arr.contig(a.ptr, ks(v.type), kd(v.type), a.base | {("loop", id(n))})
             else:
                 buf = self.new_buffer(v)
                 buf = Arr.contig(buf.ptr, buf.shape, buf.dtype, buf.base | {("loop", id(n))})
-                self.copy_into(buf, self.env[init])
-                carried.append(buf)
+                self.copy_into(buf, a)
+            carried.append(buf)
+        for p, c, v in zip(body.params[1:], carried, n.outputs, strict=True):
+            if c is not None and kd(p.type) == c.dtype:   # the body's param is c itself
+                owns |= storage_of(c) or frozenset()
+        self.block_owns[id(body)] = frozenset(owns)
         inits = []
         for v, init, c in zip(n.outputs, n.inputs[2:], carried):
             if c is None:
@@ -1330,6 +1423,22 @@ class Lowerer:
         for c, v in zip(carried, n.outputs):
             out.append(c if c is not None else Arr.scalar(next(it), kd(v.type)))
         return out
+
+    def _donated(self, n: Node, init: Value, a: Arr, v: Value, uses: list[Value]
+                 ) -> frozenset | None:
+        """The buffers of a loop's init value when they can serve as its carried buffer
+        as they are: init is writable at the loop (nothing reads it after the loop),
+        nothing else the loop reads (its other inputs, what its body reads from outside)
+        holds them, and the layout is the carried one. Not for a loop whose value is a
+        graph result: that one's carried buffer is the caller's output array."""
+        if v in self.out_claims or a.dtype != kd(v.type) or a.shape != ks(v.type) \
+                or not a.is_contig():
+            return None
+        S = self.writable(n, init)
+        if S is None:
+            return None
+        holders = [w for w in uses if (wa := self.env.get(w)) is not None and wa.base & S]
+        return S if holders == [init] else None
 
     def convert(self, a: Arr, dtype: np.dtype) -> Arr:
         """a as dtype (a register cast for splats, else a converted copy)."""

@@ -1291,6 +1291,63 @@ _attach("getitem", Kernel(_getitem, check=_getitem_check))
 _attach("scatter_add", Kernel(_scatter_add, check=_getitem_check))
 
 
+# ------------------------------------------------------------------ setitem
+def _setitem_check(n: Node) -> str | None:
+    if any(kd(v.type).kind == "b" for v in n.inputs[2:]):
+        return "setitem with a boolean index"
+    return None
+
+
+def _setitem(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
+    """x with x[index] = v (v cast to x's dtype, broadcast to x[index]'s shape): x's
+    buffer itself when nothing else can still read it (Lowerer.writable: a temporary or
+    a loop's carried buffer of this call, never a param or a constant), so a loop writing
+    one element per iteration costs O(1) per iteration; else a copy of x. Then v is
+    written through getitem's view of it (run-time indices bounds-checked first: an
+    index out of range leaves with ERR_INDEX before anything is written), through one
+    integer-array index with a loop nest, or through several (_advanced), each element
+    checked before its write; with repeated indices the last write wins, as in NumPy."""
+    x, v, idx = args[0], args[1], list(args[2:])
+    t = n.out.type
+    src, dst = kd(n.inputs[1].type), kd(t)
+    S = lw.writable(n, n.inputs[0])
+    if S is not None:
+        out = x
+        # what still reads x's buffer (v = x[...] views, an index array in it) is
+        # staged first, as NumPy buffers overlapping assignments
+        v = lw._fresh_copy(v) if v.base & S else v
+        idx = [lw._fresh_copy(a) if a.base & S else a for a in idx]
+    else:
+        out = lw.new_buffer(n.out)
+        lw.copy_into(out, x)
+    if _several_advanced(n):
+        plan = _advanced(lw, out, n.attrs["index"], idx, n.inputs[2:])
+
+        def put(off: ir.Value, vals: list[ir.Value]) -> list[ir.Value]:
+            lw.store(plan.rest, off, lw.cast(vals[0], src, dst))
+            return []
+
+        _through_advanced(lw, plan, [v.broadcast(plan.shape)], put, [])
+        return [out]
+    view, adv = _index_view(lw, out, n.attrs["index"], idx, n.inputs[2:])
+    if adv is None:
+        if view.size:
+            lw.copy_into(view, v.broadcast(view.shape))
+        return [out]
+    pos, ia, it = adv
+    S_ = view.shape[:pos] + ia.shape + view.shape[pos + 1:]
+
+    def put1(off: ir.Value, vals: list[ir.Value]) -> list[ir.Value]:
+        lw.store(view, off, lw.cast(vals[0], src, dst))
+        return []
+
+    _through_index(lw, view, pos, ia, it, S_, [v.broadcast(S_)], put1, [])
+    return [out]
+
+
+_attach("setitem", Kernel(_setitem, check=_setitem_check))
+
+
 # ------------------------------------------------------------------ creation
 def _fill_value(lw: Lowerer, a: Arr, src: np.dtype, t: TensorType) -> Arr:
     if a.splat is not None and a.shape == ():
