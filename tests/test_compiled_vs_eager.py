@@ -1,5 +1,6 @@
 """Hypothesis: random small NumPy programs (elementwise ops, reductions, matmul where the
-shapes fit, an if/else on a comparison of reductions) written out as Python source, imported
+shapes fit, an if/else on a comparison of reductions, item assignment into a copy or in a
+fill loop) written out as Python source, imported
 from a file (jg.script reads source with inspect.getsource), and run both scripted and
 eagerly: same dtype, same shape, values allclose (nan and inf positions equal).
 
@@ -104,8 +105,15 @@ def programs(draw: st.DrawFn) -> tuple[str, list[Any]]:
     has_if = False
     for i in range(n_stmts):
         var = f"v{i}"
-        kinds = ["unary", "binary", "reduce", "matmul", "if"]
+        kinds = ["unary", "binary", "reduce", "matmul", "if", "assign"]
         kind = draw(st.sampled_from(kinds))
+        if kind == "assign":
+            stmt = _draw_assign(draw, env, var)
+            if stmt is not None:
+                lines += stmt
+                last.append(var)
+                continue
+            kind = "unary"
         if kind == "if":
             stmt = _draw_if(draw, env, dtype, var)
             if stmt is None:
@@ -130,6 +138,29 @@ def programs(draw: st.DrawFn) -> tuple[str, list[Any]]:
     else:
         lines.append(f"    return {last[-1]}")
     return "\n".join(lines) + "\n", args
+
+
+INDEX = {1: ["0", "-1", "1:", "::2", "::-1"],
+         2: ["0", "-1", ":, 0", "1:, :", "0, -1", ":, ::-1", "-1, 1:"]}
+
+
+def _draw_assign(draw: st.DrawFn, env: dict[str, tuple[tuple[int, ...], np.dtype]],
+                 var: str) -> list[str] | None:
+    """Item assignment into a fresh copy (`v = a * 1.0; v[1:, :] = <scalar>`) or a fill
+    loop (`for i in range(...): v[i] = a[i] * 2.0 + <scalar>`)."""
+    arrays = [n for n in sorted(env) if len(env[n][0]) in INDEX]
+    if not arrays:
+        return None
+    x = draw(st.sampled_from(arrays))
+    shape = env[x][0]
+    val = draw(st.sampled_from(["2.5"] + [t.format(n) for t in SCALAR_OF for n in sorted(env)]))
+    env[var] = env[x]
+    if draw(st.booleans()):
+        idx = draw(st.sampled_from(INDEX[len(shape)]))
+        return [f"    {var} = {x} * 1.0", f"    {var}[{idx}] = {val}"]
+    op = draw(st.sampled_from(["=", "+="]))
+    return [f"    {var} = np.zeros_like({x})", f"    for i in range({x}.shape[0]):",
+            f"        {var}[i] {op} {x}[i] * 2.0 + {val}"]
 
 
 def _draw_if(draw: st.DrawFn, env: dict[str, tuple[tuple[int, ...], np.dtype]],
@@ -190,19 +221,24 @@ def assert_close(got: Any, want: Any, where: str = "result") -> None:
     np.testing.assert_allclose(g, w, rtol=tol, atol=tol, equal_nan=True, err_msg=where)
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+@pytest.mark.parametrize("backend", ["interp", "cpu"])
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(programs())
-def test_interp_matches_eager(program: tuple[str, list[Any]]) -> None:
+@given(program=programs())
+def test_compiled_matches_eager(backend: str, program: tuple[str, list[Any]]) -> None:
     source, args = program
     note(source)
     note("args: " + ", ".join(f"{a.dtype}{list(a.shape)}" for a in args))
     fn = load_program(source)
+    before = [a.copy() for a in args]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         want = fn(*[a.copy() for a in args])
-        got = jg.script(fn, backend="interp")(*[a.copy() for a in args])
+        warnings.simplefilter("error", jg.FallbackWarning)   # cpu must compile it all
+        got = jg.script(fn, backend=backend)(*args)
     assert_close(got, want)
+    for a, b in zip(args, before):
+        np.testing.assert_array_equal(a, b)      # no argument was written
 
 
 def test_generator_covers_features() -> None:
@@ -218,7 +254,7 @@ def test_generator_covers_features() -> None:
     collect()
     text = "\n".join(seen)
     for feature in ("if ", "elif ", "else:", "@", ".sum(", "axis=", "keepdims", "np.where",
-                    "np.exp"):
+                    "np.exp", "] = ", "] += ", "for i in range("):
         assert feature in text, f"the generator never drew {feature!r}"
     assert re.search(r"return \w+, \w+", text), "the generator never drew a tuple return"
 
