@@ -9,8 +9,18 @@ enable, disable, and the errors.
 """
 from typing import Any
 
-from .api import (CustomVJP, GradFunction, ScriptFunction, custom_vjp, disable, enable, grad,
-                  is_enabled, script, value_and_grad)
+from .api import (
+    CustomVJP,
+    GradFunction,
+    ScriptFunction,
+    custom_vjp,
+    disable,
+    enable,
+    grad,
+    is_enabled,
+    script,
+    value_and_grad,
+)
 from .errors import CompileError, FallbackWarning, JitTypeError, ScriptError, SourceLoc
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ import functools
 import inspect
 import logging
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -153,6 +154,9 @@ def _to_result(r: Any, t: TensorType) -> Any:
 class ScriptFunction:
     """A function compiled per argument signature. See shared/API.md."""
 
+    fn: Callable[..., Any]
+    __name__: str   # set by functools.update_wrapper (GradFunction: by __init__)
+
     def __init__(self, fn: Callable[..., Any], backend: str = "auto", fallback: str = "eager",
                  static_argnums: int | Sequence[int] = (), cache: bool = True):
         if fallback not in ("eager", "error"):
@@ -220,9 +224,9 @@ class ScriptFunction:
                 elif t is not k:
                     break
             else:
-                entry = fast[0]
-                return entry.finish(entry.run(args if entry.all_params
-                                              else [args[i] for i in entry.param_idx]))
+                hit = fast[0]
+                return hit.finish(hit.run(args if hit.all_params
+                                          else [args[i] for i in hit.param_idx]))
         if kwargs or len(args) != self._nargs:
             args = self._bind(args, kwargs)
         key = tuple([(a.dtype, a.shape) if type(a) is _ndarray else _arg_key(a)
@@ -301,9 +305,9 @@ class ScriptFunction:
         return source, tree, idx, g
 
     def _specialize(self, args: Sequence[Any], key: tuple) -> Specialization:
+        from .frontend.emit import NeedStatic
         from .passes import run_pipeline
         from .runtime import compile_graph
-        from .frontend.emit import NeedStatic
         self._log_recompile(key)
         while True:
             try:
@@ -405,7 +409,7 @@ class GradFunction(ScriptFunction):
             argnums = tuple(int(a) for a in argnums)
             self.argnums_tuple = argnums
         else:
-            argnums = int(argnums)
+            argnums = int(cast(int, argnums))   # not a list or tuple: an int (or np.integer)
             self.argnums_tuple = (argnums,)
         self.argnums = argnums
         self.with_value = with_value
@@ -529,7 +533,7 @@ def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *, output_ind
     return _grad_function(fn, argnums, False, output_index, backend, fallback)
 
 
-_GRADS: "weakref.WeakKeyDictionary[Any, dict[tuple, GradFunction]]"
+_GRADS: weakref.WeakKeyDictionary[Any, dict[tuple, GradFunction]]
 
 
 def _grad_function(fn: Callable[..., Any], argnums: int | Sequence[int], with_value: bool,
@@ -560,5 +564,5 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0, *,
     return _grad_function(fn, argnums, True, output_index, backend, fallback)
 
 
-__all__ = ["CustomVJP", "custom_vjp", "GradFunction", "ScriptError", "ScriptFunction", "disable", "enable", "grad",
-           "script", "value_and_grad"]
+__all__ = ["CustomVJP", "GradFunction", "ScriptError", "ScriptFunction", "custom_vjp", "disable",
+           "enable", "grad", "script", "value_and_grad"]

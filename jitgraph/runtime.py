@@ -4,7 +4,8 @@ reason) with FallbackWarning, or raises CompileError under fallback="error"."""
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import config
 from .errors import CompileError, FallbackWarning
@@ -46,7 +47,7 @@ def compile_graph(g: Graph, backend: str, fallback: str, fname: str,
         if b is not None and not reasons:
             try:
                 return b.compile(g, cache=cache), name
-            except Exception as e:  # a backend bug or limit must not take the call down
+            except Exception as e:  # noqa: BLE001  (a backend bug or limit must not fail the call)
                 reasons = [f"{type(e).__name__}: {e}"]
         if name == "interp":
             raise CompileError(f"{fname}: the interpreter cannot run this graph: "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,8 @@ def save(f: Any, path: str | os.PathLike, *example_args: Any) -> None:
     arrays = {f"c{i}": np.asarray(n.attrs["value"]) for i, n in enumerate(_constants(g))}
     with open(path, "wb") as fh:
         np.savez(fh, format=np.array(FORMAT), graph=np.array(g.text(locations=False)),
-                 tree=np.array(tree), **arrays)
+                 tree=np.array(tree),
+                 **arrays)  # type: ignore[arg-type]  # keys are c0, c1...: never allow_pickle
 
 
 class LoadedFunction:

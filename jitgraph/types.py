@@ -50,14 +50,20 @@ class TensorType:
         dims = "?" if self.shape is None else ",".join(str(d) for d in self.shape)
         return f"{_SHORT[self.dtype.name]}[{dims}]"
 
-    def with_shape(self, shape: tuple[int, ...]) -> "TensorType":
+    def with_shape(self, shape: tuple[int, ...]) -> TensorType:
         return TensorType(self.dtype, tuple(shape), self.weak and shape == ())
 
-    def with_dtype(self, dtype: Any) -> "TensorType":
+    def with_dtype(self, dtype: Any) -> TensorType:
         return TensorType(np.dtype(dtype), self.shape, False)
 
 
 UNKNOWN = TensorType()
+
+
+def known_dtype(t: TensorType) -> np.dtype:
+    """t's dtype, where it must be known (typed graphs, after specialization)."""
+    assert t.dtype is not None, "dtype not known yet"
+    return t.dtype
 
 
 def parse_type(text: str) -> TensorType:

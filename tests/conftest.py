@@ -11,7 +11,7 @@ os.environ.setdefault("JITGRAPH_VERIFY", "1")
 os.environ.setdefault("JITGRAPH_CACHE_DIR", os.path.join(
     os.environ.get("TMPDIR", "/tmp"), f"jitgraph-test-cache-{os.getpid()}"))
 
-import jitgraph.config  # noqa: E402
+import jitgraph.config
 
 jitgraph.config.refresh()
 

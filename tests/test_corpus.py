@@ -14,12 +14,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from compare import RTOL, assert_same_result, describe, input_tolerance  # noqa: F401
 from corpus import ENTRIES
 
-from compare import RTOL, assert_same_result, describe, input_tolerance  # noqa: E402,F401
-
 import jitgraph as jg
-
 
 
 def run_eager(fn: Callable[..., Any], args: tuple) -> Any:

@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from compare import assert_same_result as _assert_same
-from compare import describe  # noqa: F401
+from compare import describe
 from compare import input_tolerance as _input_tolerance
 from corpus_extra import EXTRA
 

@@ -123,6 +123,6 @@ def test_compile_cache_across_processes(backend: Any, tmp_path: Path) -> None:
     root = Path(__file__).parents[1]
     for _ in range(2):
         r = subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
         assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "cuda").glob("*.cubin"))) == 1

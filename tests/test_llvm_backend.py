@@ -154,10 +154,10 @@ def test_int_division_edge_cases() -> None:
     x = np.array([7, -7, 7, -7, 0, -2**63, 5, -5], np.int64)
     y = np.array([2, 2, -2, -2, 0, -1, 0, -1], np.int64)
     for op in ("floordiv", "mod"):
-        check(build([T(I64, 8), T(I64, 8)], lambda b, p, q: b.op(op, p, q)), [x, y])
+        check(build([T(I64, 8), T(I64, 8)], lambda b, p, q, op=op: b.op(op, p, q)), [x, y])
     u = np.array([7, 0, 255], np.uint8)
     for op in ("floordiv", "mod"):
-        check(build([T("uint8", 3), T("uint8", 3)], lambda b, p, q: b.op(op, p, q)),
+        check(build([T("uint8", 3), T("uint8", 3)], lambda b, p, q, op=op: b.op(op, p, q)),
               [u, np.array([2, 0, 0], np.uint8)])
 
 
@@ -165,14 +165,14 @@ def test_float_division_edge_cases() -> None:
     x = np.array([5.0, -5.0, 5.0, -5.0, 0.0, np.nan, np.inf, -7.5, 1e300, -0.0])
     y = np.array([0.0, 0.0, np.inf, np.inf, -3.0, 2.0, 2.0, 2.0, 1e-300, 3.0])
     for op in ("floordiv", "mod", "div"):
-        check(build([T(F64, 10), T(F64, 10)], lambda b, p, q: b.op(op, p, q)), [x, y])
+        check(build([T(F64, 10), T(F64, 10)], lambda b, p, q, op=op: b.op(op, p, q)), [x, y])
 
 
 def test_maximum_propagates_nan() -> None:
     x = np.array([np.nan, 1.0, 2.0, -np.inf], np.float32)
     y = np.array([1.0, np.nan, 3.0, np.nan], np.float32)
     for op in ("maximum", "minimum"):
-        check(build([T(F32, 4), T(F32, 4)], lambda b, p, q: b.op(op, p, q)), [x, y])
+        check(build([T(F32, 4), T(F32, 4)], lambda b, p, q, op=op: b.op(op, p, q)), [x, y])
 
 
 def test_negative_integer_power_raises() -> None:
@@ -217,7 +217,8 @@ def test_reductions(op: str, rng: np.random.Generator) -> None:
         t = T(dt, 3, 4, 5)
         for axis in (None, 0, 1, 2, (0, 2), (1, 2)):
             for keepdims in (False, True):
-                g = try_build([t], lambda b, x: b.op(op, x, axis=axis, keepdims=keepdims))
+                g = try_build([t], lambda b, x, axis=axis, keepdims=keepdims:
+                              b.op(op, x, axis=axis, keepdims=keepdims))
                 if g is None:
                     continue
                 x = sample(t, rng)
@@ -232,7 +233,8 @@ def test_argextrema(op: str, rng: np.random.Generator) -> None:
         t = T(dt, 4, 6)
         for axis in (None, 0, 1):
             for keepdims in (False, True):
-                g = build([t], lambda b, x: b.op(op, x, axis=axis, keepdims=keepdims))
+                g = build([t], lambda b, x, axis=axis, keepdims=keepdims:
+                          b.op(op, x, axis=axis, keepdims=keepdims))
                 check(g, [sample(t, rng)])
     x = np.array([1.0, np.nan, 5.0, np.nan])
     check(build([T(F64, 4)], lambda b, p: b.op(op, p)), [x])
@@ -241,10 +243,10 @@ def test_argextrema(op: str, rng: np.random.Generator) -> None:
 def test_reductions_empty_and_nan() -> None:
     t = T(F64, 0, 3)
     for op in ("sum", "prod", "mean", "any", "all"):
-        check(build([t], lambda b, x: b.op(op, x, axis=0)), [np.zeros((0, 3))])
+        check(build([t], lambda b, x, op=op: b.op(op, x, axis=0)), [np.zeros((0, 3))])
     x = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
     for op in ("max", "min", "sum"):
-        check(build([T(F64, 2, 3)], lambda b, p: b.op(op, p, axis=1)), [x])
+        check(build([T(F64, 2, 3)], lambda b, p, op=op: b.op(op, p, axis=1)), [x])
 
 
 @pytest.mark.parametrize("dt", [F32, F64])
@@ -329,7 +331,7 @@ def test_getitem_static(rng: np.random.Generator) -> None:
                   (("none",), ("ellipsis",), ("int", 0)),
                   (("slice", 4, 1, -2), ("none",), ("int", 3)),
                   (("slice", 3, 3, None),), (("int", 1), ("int", 2))]:
-        check(build([t], lambda b, p: b.op("getitem", p, index=index)), [x])
+        check(build([t], lambda b, p, index=index: b.op("getitem", p, index=index)), [x])
 
 
 def test_getitem_dynamic_bounds_checked(rng: np.random.Generator) -> None:

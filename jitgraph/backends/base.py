@@ -4,7 +4,8 @@ scalars whose types match the graph's params, already checked by the runtime) to
 of result values."""
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from ..ir.graph import Graph
 

@@ -30,14 +30,14 @@ import numpy as np
 from ..ir.graph import Graph, Value
 from ..ops import OPS
 from ..ops.shape import build_index
-from ..types import conform
+from ..types import conform, known_dtype
 from .base import CompiledFn, Unsupported
 from .cuda_lower import (
     Alias,
     Alloc,
     DynView,
-    HostImpl,
     HostConform,
+    HostImpl,
     HostOp,
     If,
     Kernel,
@@ -77,12 +77,12 @@ def _probe() -> tuple[bool, str]:
         import pycuda.driver as cuda
     except ImportError as e:
         return False, f"pycuda cannot be imported ({e}); pip install pycuda"
-    except Exception as e:   # pycuda's import fails this way when libcuda is missing
+    except Exception as e:  # noqa: BLE001  (pycuda's import fails this way without libcuda)
         return False, f"pycuda failed to import: {e}"
     try:
         cuda.init()
         count = cuda.Device.count()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (any driver failure means: not available)
         return False, f"the CUDA driver failed to initialize: {e}"
     if count == 0:
         return False, "no CUDA device found"
@@ -411,7 +411,8 @@ class HostEmulator:
             cpp.write_text(text)
             tmp = so.with_suffix(f".{os.getpid()}.tmp")
             r = subprocess.run(["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-w",
-                                "-o", str(tmp), str(cpp)], capture_output=True, text=True)
+                                "-o", str(tmp), str(cpp)], capture_output=True, text=True,
+                               check=False)
             if r.returncode != 0:
                 raise RuntimeError(f"g++ failed on the emulated kernels:\n{r.stderr[-4000:]}")
             os.replace(tmp, so)
@@ -547,6 +548,7 @@ class CudaFunction:
                 out.append(r)
                 continue
             t = v.type
+            assert t.dtype is not None and t.shape is not None   # a typed graph's result
             nbytes = t.size * t.dtype.itemsize
             if device_mode and t.shape != ():
                 if not r.fresh:      # never hand out an argument's or a constant's memory
@@ -581,23 +583,24 @@ class CudaFunction:
         for s in steps:
             if isinstance(s, Launch):
                 for v in s.allocs:
-                    env[v] = dev.alloc(v.type.size * v.type.dtype.itemsize, str(v))
+                    env[v] = dev.alloc(v.type.size * known_dtype(v.type).itemsize, str(v))
                 args = []
                 for a in s.args:
                     if isinstance(a, Ptr):
-                        args.append(env[a.value].ptr + a.offset * a.value.type.dtype.itemsize)
+                        args.append(env[a.value].ptr
+                                    + a.offset * known_dtype(a.value.type).itemsize)
                     else:
                         args.append(_scalar(env[a.value], a.value))
                 self.fns[s.kernel](s.grid, s.block, args)
             elif isinstance(s, Alias):
                 src = env[s.src]
                 if isinstance(src, DevBuf):
-                    src = DevBuf(src.ptr + s.offset * s.src.type.dtype.itemsize, src.owner,
+                    src = DevBuf(src.ptr + s.offset * known_dtype(s.src.type).itemsize, src.owner,
                                  src.fresh)
                 env[s.out] = src
             elif isinstance(s, Alloc):
                 for v in s.values:
-                    env[v] = dev.alloc(v.type.size * v.type.dtype.itemsize, str(v))
+                    env[v] = dev.alloc(v.type.size * known_dtype(v.type).itemsize, str(v))
             elif isinstance(s, HostOp):
                 for v, r in zip(s.node.outputs, eval_node(s.node, env), strict=True):
                     env[v] = r
@@ -611,7 +614,7 @@ class CudaFunction:
                 dyn = [self.host_value(v, env) for v in s.dyn]
                 view = ghost_index(g, build_index(s.index, dyn))   # IndexError as NumPy words it
                 off = view.__array_interface__["data"][0] - g.__array_interface__["data"][0]
-                env[s.out] = DevBuf(src.ptr + off * s.src.type.dtype.itemsize, src.owner,
+                env[s.out] = DevBuf(src.ptr + off * known_dtype(s.src.type).itemsize, src.owner,
                                     src.fresh)
             elif isinstance(s, If):
                 take = bool(self.host_value(s.cond, env))

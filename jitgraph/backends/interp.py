@@ -3,7 +3,8 @@ Every op runs its registry `impl`, so this backend is the definition the others 
 tested against. Weak (Python scalar) values stay Python scalars, as in eager Python."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

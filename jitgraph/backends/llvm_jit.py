@@ -63,7 +63,7 @@ def _layout_ok() -> str:
               and ctypes.c_void_p.from_address(items + 8).value == id(f)
               and rd(OFF_SEQ_ITEMS + 8, obj=tup) == id(a)
               and _numpy_api(2) == id(np.ndarray))
-    except Exception as e:  # pragma: no cover
+    except Exception as e:  # pragma: no cover  # noqa: BLE001  (any failure: layout unknown)
         return f"cannot probe the NumPy array layout: {e}"
     return "" if ok else "NumPy's array struct layout is not the one llvm_lower reads"
 
@@ -405,7 +405,7 @@ class LLVMBackend:
                     rt.engine.add_object_file(rt.llvm.ObjectFileRef.from_data(obj))
                     rt.engine.finalize_object()
                     addr = rt.engine.get_function_address(fn_name)
-                except Exception:
+                except Exception:  # noqa: BLE001  (a bad cached object: recompile instead)
                     addr = 0
                 if addr:
                     rt.compiled[key] = (addr, abi)
@@ -578,7 +578,7 @@ def _make_callable(addr: int, waddr: int, caddr: int, abi: Any) -> CompiledFn:
     lines.append("    pool.append(ar)")
     rets = [f"o{j}.item()" if t.weak else f"o{j}" for j, t in enumerate(abi.outputs)]
     lines.append(f"    return [{', '.join(rets)}]")
-    exec(compile("\n".join(lines), f"<jitgraph {abi.fn_name}>", "exec"), env)
+    exec(compile("\n".join(lines), f"<jitgraph {abi.fn_name}>", "exec"), env)  # noqa: S102
     run: Callable[[Sequence[Any]], list[Any]] = env["run"]
     run.native_address = addr  # type: ignore[attr-defined]
     run.abi = abi  # type: ignore[attr-defined]

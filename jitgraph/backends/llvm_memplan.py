@@ -152,8 +152,8 @@ class BlockLiveness:
         plan = lw.mem
         for t in [t for t in plan.live if t > self.mark and not self.refs.get(t)]:
             if POISON:
-                off, n = plan.live[t]
-                _poison(lw, off, min(n, plan.size - off))   # the last range may be short
+                off, nbytes = plan.live[t]
+                _poison(lw, off, min(nbytes, plan.size - off))   # the last range may be short
             plan.release(t)
             self.refs.pop(t, None)
 

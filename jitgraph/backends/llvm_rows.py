@@ -16,7 +16,8 @@ pass's); only kernels (elementwise rules, reductions, fused plans) join a group,
 kernel() slices every operand at the current row (Lowerer.row)."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from llvmlite import ir
@@ -215,4 +216,4 @@ def _rows(lw: Lowerer, outer: tuple[int, ...], lo: ir.Value | None,
     yield from rec(0, [])
 
 
-__all__ = ["find_group", "lower_group", "I64", "np"]
+__all__ = ["I64", "find_group", "lower_group", "np"]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..ir.graph import Value
 from ..ops import BY_METHOD, OPS
+from ..types import known_dtype
 from .emit import Emitter, _describe, bind_op, is_scalar, is_static
 from .values import _unwrap_none
 
@@ -396,8 +398,8 @@ def _norm(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -
             "axis") is None and em.typed and em.as_value(bound["x"]).type.ndim != 1):
         raise em.type_error("np.linalg.norm: only the 2-norm / Frobenius norm is supported")
     x = em.as_value(bound["x"])
-    sq = em.op("square", [em.op("abs", [x])]) if em.typed and x.type.dtype.kind == "c" else \
-        em.op("mul", [x, x])
+    cplx = em.typed and known_dtype(x.type).kind == "c"
+    sq = em.op("square", [em.op("abs", [x])]) if cplx else em.op("mul", [x, x])
     s = em.op("sum", [sq], {"axis": em.static_attr(bound.get("axis"), "axis"),
                             "keepdims": bool(bound.get("keepdims", False))})
     return em.op("sqrt", [s])
@@ -495,5 +497,5 @@ def call_method(em: Emitter, obj: Any, name: str, args: list[Any], kwargs: dict[
                           node, f"method {name}")
 
 
-from . import composites  # noqa: E402,F401  (registers its handlers in SPECIAL)
-from . import composites_einsum, composites_shape  # noqa: F401  (the same)
+# imported for their side effect: they register their handlers in SPECIAL
+from . import composites, composites_einsum, composites_shape  # noqa: F401

@@ -13,6 +13,7 @@ from ..ir.graph import Value
 from .calls import SPECIAL, Handler, special
 from .emit import Emitter, is_static
 
+
 def _bound(names: tuple[str, ...], defaults: dict[str, Any], args: list[Any],
            kwargs: dict[str, Any], em: Emitter, fname: str) -> dict[str, Any]:
     if len(args) > len(names):
@@ -250,7 +251,7 @@ def _trace(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) 
         return em.opaque("np.trace", [v])
     if v.type.ndim != 2:
         raise em.type_error("np.trace is supported for 2-D arrays")
-    eye = np.eye(*v.type.shape, dtype=bool)  # type: ignore[misc]
+    eye = np.eye(*v.type.shape, dtype=np.bool_)  # type: ignore[misc]
     return em.op("sum", [em.op("where", [eye, v, 0])])
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import JitTypeError, ScriptError, SourceLoc
 from ..ir.graph import Builder, Value
 from ..ops import OPS, OpDef
-from ..types import UNKNOWN, TensorType
+from ..types import UNKNOWN, TensorType, known_dtype
 from .ownership import Ownership
 from .source import FunctionSource
 from .values import (
@@ -277,7 +277,7 @@ class EmitterCore:
         if not t.known:
             return self.b.const(0.0, UNKNOWN)
         if t.weak:
-            return self.b.const({"b": False, "i": 0, "f": 0.0, "c": 0j}[t.dtype.kind], t)
+            return self.b.const({"b": False, "i": 0, "f": 0.0, "c": 0j}[known_dtype(t).kind], t)
         return self.op("zeros", [], {"shape": t.shape, "dtype": t.dtype})
 
     def _and(self, a: Any, b: Any) -> Any:

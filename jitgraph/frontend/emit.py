@@ -113,7 +113,6 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
         else:
             args.append(NoneArg(names[i]) if statics[i] is None else statics[i])
     result = em.emit_function(args)
-    flat = []
     for leaf in _leaves(result):
         if isinstance(leaf, Undefined):
             raise em.script_error(leaf.why)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,7 @@ class LoopEmitter(EmitterCore):
         for a in rargs:
             if is_static(a) and not isinstance(a, (int, np.integer)):
                 raise self.type_error(f"range() arguments must be integers, got {_describe(a)}")
+        step: Any   # an int, or a run-time value (then it is an error below)
         start, stop, step = (0, rargs[0], 1) if len(rargs) == 1 else (
             rargs[0], rargs[1], rargs[2] if len(rargs) == 3 else 1)
         if not is_static(step):
@@ -229,7 +231,7 @@ class LoopEmitter(EmitterCore):
             types = joined  # type: ignore[assignment]
         else:
             raise self.type_error("loop-carried types did not settle")
-        blk.block.results = [cont_v] + [self._in(blk, lambda v=v, t=t: self.coerce(v, t))
+        blk.block.results = [cont_v] + [self._in(blk, partial(self.coerce, v, t))
                                         for v, t in zip(nexts, types)]
         init_v = [self.zeros(t) if v is None else self.coerce(v, t)
                   for v, t in zip(init, types)]
@@ -244,9 +246,9 @@ class LoopEmitter(EmitterCore):
             if not k.startswith("__"):
                 self.env[k] = Undefined(f"{k!r} is assigned only inside the loop at line "
                                         f"{s.lineno} (not on every path) and used after it")
-        for n in tnames:
-            if n not in carried:
-                self.env[n] = Undefined(f"the loop variable {n!r} is used after the loop")
+        for tn in tnames:
+            if tn not in carried:
+                self.env[tn] = Undefined(f"the loop variable {tn!r} is used after the loop")
 
 
 def _read_outside(tree: ast.AST, loop: ast.AST, name: str) -> bool:

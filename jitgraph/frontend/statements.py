@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import inspect
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -157,10 +158,10 @@ class StatementEmitter(EmitterCore):
         if isinstance(t, (ast.Tuple, ast.List)):
             n = len(t.elts)
             if isinstance(val, Value):
-                if self.typed:
-                    if val.type.shape is None or not val.type.shape or val.type.shape[0] != n:
-                        raise self.type_error(f"cannot unpack a value of type {val.type} "
-                                              f"into {n} names")
+                if self.typed and (val.type.shape is None or not val.type.shape
+                                   or val.type.shape[0] != n):
+                    raise self.type_error(f"cannot unpack a value of type {val.type} "
+                                          f"into {n} names")
                 parts: Sequence[Any] = [self.op("getitem", [val], {"index": (("int", i),)})
                                         for i in range(n)]
             elif isinstance(val, (tuple, list)):
@@ -287,7 +288,7 @@ class StatementEmitter(EmitterCore):
                 v = env.get(pending.name)
                 if _carriable(v) and pending.name not in self.pending_types:
                     self.pending_types[pending.name] = self._in(
-                        blk, lambda v=v: self.as_value(v)).type
+                        blk, partial(self.as_value, v)).type
             raise pending
         (bt, et, rt), (be, ee, re_) = outs
         if (rt is None) != (re_ is None):
@@ -306,11 +307,11 @@ class StatementEmitter(EmitterCore):
                 # first assigned inside a loop, on one path: zeros on the other (the
                 # loop then carries it, so later iterations see the previous value)
                 if _carriable(a):
-                    a = self._in(bt, lambda a=a: self.as_value(a))
-                    c = self._in(be, lambda a=a: self.zeros(a.type))
+                    a = self._in(bt, partial(self.as_value, a))
+                    c = self._in(be, partial(self.zeros, a.type))
                 else:
-                    c = self._in(be, lambda c=c: self.as_value(c))
-                    a = self._in(bt, lambda c=c: self.zeros(c.type))
+                    c = self._in(be, partial(self.as_value, c))
+                    a = self._in(bt, partial(self.zeros, c.type))
             if a is _MISSING or c is _MISSING or isinstance(a, Undefined) or isinstance(
                     c, Undefined):
                 env0[k] = Undefined(f"{k!r} is assigned in only one branch of the if at line "

@@ -105,7 +105,7 @@ class SubscriptEmitter(EmitterCore):
     def window(self, p: ast.Slice, bounds: list[Any]) -> tuple[Value, int]:
         """A slice with run-time bounds whose length is static (`x[i:i+L]`, `x[t-w:t]`):
         (start, length). Anything else would give a data-dependent shape."""
-        lo_b, hi_b, step = bounds
+        lo_b, _hi_b, step = bounds
         lo_base, lo_c = self._affine(p.lower)
         hi_base, hi_c = self._affine(p.upper)
         if step not in (None, 1) or lo_base is None or lo_base != hi_base or hi_c < lo_c:

@@ -16,12 +16,15 @@ import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ScriptError, SourceLoc
 from ..ir.graph import Value
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; imported only for the checker (setup.cfg: 3.10)
 
 _SCALARS = (bool, int, float, complex, np.generic)
 
@@ -44,7 +47,7 @@ class ShapeTuple(tuple):
 
     of: str | None
 
-    def __new__(cls, shape: tuple[int, ...], of: str | None) -> ShapeTuple:
+    def __new__(cls, shape: tuple[int, ...], of: str | None) -> Self:
         t = super().__new__(cls, shape)
         t.of = of
         return t
@@ -193,7 +196,7 @@ def _static_eq(a: Any, b: Any) -> bool:
                 return math.isnan(a) and math.isnan(b)
             return a == b and math.copysign(1, a) == math.copysign(1, b)
         return bool(a == b)
-    except Exception:
+    except Exception:  # noqa: BLE001  (objects that cannot be compared are not equal)
         return False
 
 

@@ -12,7 +12,8 @@ Graphs are immutable by convention: passes build new ones (no use lists to keep 
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ STRUCTURAL = ("constant", "if", "loop", "fused")
 class Value:
     """An SSA value. Identity is the value; `hint` is the user's variable name, if any."""
 
-    __slots__ = ("type", "hint")
+    __slots__ = ("hint", "type")
 
     def __init__(self, type: TensorType = UNKNOWN, hint: str | None = None):
         self.type = type
@@ -36,10 +37,10 @@ class Value:
 
 
 class Node:
-    __slots__ = ("op", "inputs", "attrs", "outputs", "blocks", "loc")
+    __slots__ = ("attrs", "blocks", "inputs", "loc", "op", "outputs")
 
     def __init__(self, op: str, inputs: Sequence[Value], attrs: dict[str, Any] | None,
-                 outputs: Sequence[Value], blocks: Sequence["Block"] = (),
+                 outputs: Sequence[Value], blocks: Sequence[Block] = (),
                  loc: SourceLoc | None = None):
         self.op = op
         self.inputs = list(inputs)
@@ -58,7 +59,7 @@ class Node:
 
 
 class Block:
-    __slots__ = ("params", "nodes", "results")
+    __slots__ = ("nodes", "params", "results")
 
     def __init__(self, params: Sequence[Value] = (), nodes: Sequence[Node] = (),
                  results: Sequence[Value] = ()):
@@ -75,7 +76,7 @@ class Block:
 
 
 class Graph:
-    __slots__ = ("name", "body", "arg_names", "loc")
+    __slots__ = ("arg_names", "body", "loc", "name")
 
     def __init__(self, name: str, body: Block, arg_names: Sequence[str] | None = None,
                  loc: SourceLoc | None = None):
