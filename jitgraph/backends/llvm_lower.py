@@ -43,7 +43,7 @@ from llvmlite import ir
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS
 from ..types import TensorType
-from .llvm_memplan import ArenaPlan, BlockLiveness, free_uses
+from .llvm_memplan import ArenaPlan, BlockLiveness
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -1267,7 +1267,7 @@ class Lowerer:
         cond = self.to_bool(self.env[n.inputs[0]], n.inputs[0].type)
         # buffers this `if` is the last reader of: either branch may overwrite them
         owns = frozenset().union(*(self.writable(n, v) or frozenset()
-                                   for v in dict.fromkeys(free_uses(n))))
+                                   for v in dict.fromkeys(n.free_uses())))
         for blk in n.blocks:
             self.block_owns[id(blk)] = owns
         then_bb = self.fn.append_basic_block("then")
@@ -1345,7 +1345,7 @@ class Lowerer:
         cond0 = self.to_bool(self.env[n.inputs[1]], cond_t)
         carried: list[Arr | None] = []
         owns: set = set()
-        uses = list(free_uses(n))
+        uses = list(n.free_uses())
         for v, init in zip(n.outputs, n.inputs[2:], strict=True):
             if ks(v.type) == ():
                 carried.append(None)

@@ -32,10 +32,9 @@ buffers and error details in the arena's first ERR_INFO_BYTES, outside the plan.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..ir.graph import Block, Node, Value
+from ..ir.graph import Block, Value
 
 if TYPE_CHECKING:
     from .llvm_lower import Lowerer
@@ -98,19 +97,6 @@ class ArenaPlan:
         free.insert(k, (off, n))
 
 
-def free_uses(n: Node) -> Iterator[Value]:
-    """n's inputs and the values from outside its nested blocks that they read."""
-    yield from n.inputs
-    for blk in n.blocks:
-        inner = set(blk.params)
-        for m in blk.walk():
-            inner.update(m.outputs)
-            for sub in m.blocks:
-                inner.update(sub.params)
-        for m in blk.walk():
-            yield from (v for v in m.inputs if v not in inner)
-        for sub in [blk] + [s for m in blk.walk() for s in m.blocks]:
-            yield from (v for v in sub.results if v not in inner)
 
 
 class BlockLiveness:
@@ -123,7 +109,7 @@ class BlockLiveness:
         end = len(self.nodes)
         self.last: dict[Value, int] = {}             # value -> index of its last reader
         for i, n in enumerate(self.nodes):
-            for v in free_uses(n):
+            for v in n.free_uses():
                 self.last[v] = i
         for v in block.results:
             self.last[v] = end                       # yielded: held past the last node

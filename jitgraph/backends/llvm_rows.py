@@ -81,10 +81,9 @@ def find_group(nodes: Sequence[Node], i: int) -> tuple[int, tuple[int, ...]] | N
 
 
 def _uses(nodes: Sequence[Node], results: Sequence[Value]) -> set[Value]:
-    from ..passes.fuse import _free_uses
     used = set(results)
     for n in nodes:
-        used.update(_free_uses(n))
+        used.update(n.free_uses())
     return used
 
 

@@ -54,6 +54,21 @@ class Node:
         assert len(self.outputs) == 1, self.op
         return self.outputs[0]
 
+    def free_uses(self) -> Iterator[Value]:
+        """The values this node reads: its inputs, and the outer values its nested blocks
+        read (a loop body's use of a value defined before the loop is a use by the loop)."""
+        yield from self.inputs
+        for blk in self.blocks:
+            inner = set(blk.params)
+            for m in blk.walk():
+                inner.update(m.outputs)
+                for sub in m.blocks:
+                    inner.update(sub.params)
+            for m in blk.walk():
+                yield from (v for v in m.inputs if v not in inner)
+            for sub in [blk] + [s for m in blk.walk() for s in m.blocks]:
+                yield from (v for v in sub.results if v not in inner)
+
     def __repr__(self) -> str:
         return f"Node({self.op}, {len(self.inputs)} in, {len(self.outputs)} out)"
 

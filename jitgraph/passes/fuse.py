@@ -27,8 +27,6 @@ Groups merge only when no path leaves the group and comes back (that would be a 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS, OpDef
 
@@ -52,19 +50,6 @@ def fuse(g: Graph) -> Graph:
     return Graph(g.name, _fuse_block(g.body, {}), g.arg_names, g.loc)
 
 
-def _free_uses(n: Node) -> Iterator[Value]:
-    """n's inputs and the outer values its nested blocks read."""
-    yield from n.inputs
-    for blk in n.blocks:
-        inner = set(blk.params)
-        for m in blk.walk():
-            inner.update(m.outputs)
-            for sub in m.blocks:
-                inner.update(sub.params)
-        for m in blk.walk():
-            yield from (v for v in m.inputs if v not in inner)
-        for sub in [blk] + [s for m in blk.walk() for s in m.blocks]:
-            yield from (v for v in sub.results if v not in inner)
 
 
 def _fuse_block(block: Block, outer: dict[Value, Node]) -> Block:
@@ -76,7 +61,7 @@ def _fuse_block(block: Block, outer: dict[Value, Node]) -> Block:
                   n.loc)
              for n in block.nodes]
     prod = {v: n for n in nodes for v in n.outputs}
-    uses = {n: list(_free_uses(n)) for n in nodes}
+    uses = {n: list(n.free_uses()) for n in nodes}
     parent: dict[int, int] = {}                 # union-find over group ids
     group: dict[Node, int] = {}
     shape: dict[int, tuple] = {}
