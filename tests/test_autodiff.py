@@ -240,6 +240,12 @@ OP_CASES: list[OpCase] = [
     OpCase("cumsum", (_p(2, 3),), {"axis": 1}, id="cumsum"),
     OpCase("cumsum", (_p(2, 3),), {}, id="cumsum-flat"),
     OpCase("cumprod", (_p(2, 3, lo=0.5, hi=1.5),), {"axis": 0}, id="cumprod"),
+    # sort: ct scattered back through argsort's permutation
+    OpCase("sort", (_p(2, 5),), id="sort"),
+    OpCase("sort", (_p(4, 3),), {"axis": 0}, id="sort-axis0"),
+    OpCase("sort", (_p(2, 3, 4),), {"axis": 1}, id="sort-3d"),
+    OpCase("sort", (_p(2, 3),), {"axis": None}, id="sort-flat"),
+    OpCase("sort", (_p(6),), id="sort-1d"),
     OpCase("prod", (P((2, 3), value=np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]])),),
            {"axis": 1}, id="prod-zeros"),
     OpCase("prod", (P((3,), value=np.array([1.2, 0.0, -0.7])),), id="prod-one-zero"),

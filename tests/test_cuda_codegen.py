@@ -4,8 +4,8 @@ the generated kernels on the host emulator (g++ and one fiber per CUDA thread).
 SUITE holds small typed graphs, built with ir.graph.Builder, covering every elementwise op
 of the CUDA table on float16/float32/float64/int32/int64/bool (where NumPy accepts the
 dtype), reductions, matmul, shape ops, creation ops, fused groups, If and Loop, scans
-(cumsum/cumprod), integer-array indexing (gathers) and its adjoint (atomic scatter_add),
-setitem (views, scatters, last-write-wins claims, writes in place). Every suite graph
+(cumsum/cumprod), sort/argsort, integer-array indexing (gathers) and its adjoint (atomic
+scatter_add), setitem (views, scatters, last-write-wins claims, writes in place). Every suite graph
 and every corpus function (forward and gradient) must lower without problems and compile
 with nvcc for sm_80 and sm_90; the suite and part of the corpus also run on the emulator
 and must match the interpreter (NumPy) in dtype, shape and value.
@@ -452,6 +452,45 @@ def _scan_cases() -> list[Case]:
     return out
 
 
+def _sort_cases() -> list[Case]:
+    """sort / argsort (NumPy's kind="stable" order) on every axis and the flattened array:
+    a thread per line for many short lines, a block per line for long or few lines; NaN,
+    inf and -0.0 among the keys; strided views; empty lines."""
+    out = []
+    for op in ("sort", "argsort"):
+        for dt in ("float32", "float64", "int32", "int8", "bool", "float16"):
+            for axis in (0, 2, None):
+                name = f"sort_{op}_{dt}_{_axname(axis)}"
+                out.append(Case(name, build(name, [T(dt, 3, 4, 5)],
+                                            lambda b, x, op=op, axis=axis: b.op(op, x, axis=axis))))
+    rng = np.random.default_rng(5)
+    special = rng.choice(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -2.0, 1.0]),
+                         (3, 1500))
+    both = lambda axis: (lambda b, x: [b.op("sort", x, axis=axis), b.op("argsort", x, axis=axis)])
+    specs = [
+        # block per line: long rows (with special values and ties); few shorter lines
+        ("sort_rows_long", [T("float64", 3, 1500)], both(1), [special]),
+        ("sort_few_lines", [T("float32", 4, 100)], both(1), None),
+        ("sort_flat_long", [T("int32", 2, 700)], both(None),
+         [rng.integers(-20, 20, (2, 700)).astype(np.int32)]),
+        ("sort_half_long", [T("float16", 2, 300)], both(-1), None),
+        # a thread per line with ties and specials; strided and transposed inputs
+        ("sort_special_cols", [T("float64", 8, 3)], both(0),
+         [rng.choice(np.array([np.nan, 0.0, -0.0, 1.0, -np.inf]), (8, 3))]),
+        ("sort_reversed", [T("float32", 4, 6)],
+         lambda b, x: b.op("sort", b.op("getitem", x, index=(("slice", None, None, -1),)),
+                           axis=0), None),
+        ("sort_transposed", [T("int64", 5, 70)],
+         lambda b, x: b.op("argsort", b.op("transpose", x), axis=1),
+         [rng.integers(0, 4, (5, 70))]),
+        ("sort_empty", [T("float32", 0, 3)], both(0), None),
+        ("sort_argsort_0d", [T("float32")], lambda b, x: b.op("argsort", x), None),
+    ]
+    for name, types, body, args in specs:
+        out.append(Case(name, build(name, types, body), args or []))
+    return out
+
+
 def _index_cases() -> list[Case]:
     """Integer-array indexing (NumPy's rules: arrays and integers broadcast together; their
     axes where the first one was when adjacent, else in front; negative indices wrap) and
@@ -661,7 +700,8 @@ def _half_cases() -> list[Case]:
 def make_suite() -> list[Case]:
     cases = (_elementwise_cases() + _reduce_cases() + _matmul_cases() + _shape_cases()
              + _creation_cases() + _control_cases() + _softmax_mlp_cases()
-             + _scan_cases() + _index_cases() + _setitem_cases() + _half_cases())
+             + _scan_cases() + _sort_cases() + _index_cases() + _setitem_cases()
+             + _half_cases())
     rng = np.random.default_rng(7)
     for c in cases:
         if not c.args:
@@ -785,7 +825,7 @@ def test_views_cost_no_kernel() -> None:
 
 def test_kernel_templates_found() -> None:
     d = cl.kernels_dir()
-    for name in ("common.cu", "elementwise.cu", "reduce.cu", "matmul.cu"):
+    for name in ("common.cu", "elementwise.cu", "reduce.cu", "matmul.cu", "sort.cu"):
         assert (d / name).is_file()
     assert "${body}" in cl.read_template("elementwise.cu")
 

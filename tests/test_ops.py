@@ -181,7 +181,18 @@ def _tape_pop_stand_in(h: Any, shape: tuple = (), dtype: Any = None, weak: bool 
 # the tape ops, whose impl has side effects (a stack per handle): collecting cases must not
 # leave stacks behind, so stand-ins of the right type answer for them. test_tape_round_trip
 # checks what they do.
+def _numpy_sort(f: Any) -> Any:
+    """np.sort / np.argsort with NumPy's own checks of axis, kind and stable, giving what
+    kind="stable" gives (the semantics jitgraph's sort ops declare)."""
+    def oracle(x: Any, axis: Any = -1, kind: Any = None, stable: Any = None) -> Any:
+        f(x, axis=axis, kind=kind, stable=stable)
+        return f(x, axis=axis, kind="stable")
+    return oracle
+
+
 ORACLE: dict[str, Any] = {
+    "sort": _numpy_sort(np.sort),
+    "argsort": _numpy_sort(np.argsort),
     "getitem": _numpy_getitem,
     "setitem": _numpy_setitem,
     "tape_new": lambda: np.int64(1),
@@ -591,6 +602,30 @@ def scan_cases() -> Iterator[CaseSpec]:
         yield name, (A(F64, 3),), {"axis": 1}                   # NumPy raises
 
 
+def sort_cases() -> Iterator[CaseSpec]:
+    for name in ("sort", "argsort"):
+        for dt in DTYPES:
+            for axis in (-1, 0, 1, None):
+                yield name, (A(dt, 3, 4),), {"axis": axis}
+            yield name, (A(dt, 0, 3),), {"axis": 0}
+        yield name, (A(F16, 2, 5),), {}
+        yield name, (A(I32, 2, 3, 4),), {"axis": -2}
+        yield name, (A(BOOL, 9),), {}                            # ties: stable order
+        yield name, (A(F64, 2, 5, role="special"),), {"axis": 1}  # nan last, -0.0 == 0.0
+        yield name, (A(F32, 10, role="special"),), {"axis": None}
+        yield name, (A(F64, 1),), {}
+        yield name, (A(F64, 0, 3),), {"axis": None}
+        yield name, (A(F64),), {"axis": None}
+        yield name, (A(F64),), {}            # 0-d: sort raises, argsort ravels it
+        yield name, (W("float"),), {"axis": None}
+        yield name, (A(I64, 5),), {"kind": "quicksort"}
+        yield name, (A(F32, 2, 3),), {"stable": True}
+        yield name, (A(F64, 2, 3),), {"axis": 2}                 # out of bounds
+        yield name, (A(F64, 2, 3),), {"axis": -3}                # out of bounds
+        yield name, (A(F64, 3),), {"kind": "bogus"}              # NumPy: ValueError
+        yield name, (A(F64, 3),), {"kind": "stable", "stable": True}   # NumPy: ValueError
+
+
 def _custom_graphs() -> tuple[Graph, Graph]:
     """fwd(x) -> (sin(x), cos(x)); bwd(cos_x, ct) -> (ct * cos_x,): a hand-made custom VJP."""
     x = Value(TensorType(F64, (3,)), "x")
@@ -628,7 +663,7 @@ def adjoint_cases() -> Iterator[CaseSpec]:
 
 FAMILIES = (unary_cases, binary_cases, where_clip_cases, cast_cases, reduce_cases, arg_cases,
             matmul_cases, shape_cases, getitem_cases, setitem_cases, creation_cases, meta_cases, scan_cases,
-            adjoint_cases)
+            sort_cases, adjoint_cases)
 
 
 def _build_cases() -> list[Case]:

@@ -140,6 +140,15 @@ class Scan:
 
 
 @dataclass(frozen=True)
+class Sort:
+    """sort / argsort along one axis (axis None: the flattened array), NumPy's kind="stable"
+    order (NaNs last, ties in their original order) from the merge sorts of kernels/sort.cu:
+    a thread per line over many short lines, a block per line over long or few lines. arg:
+    the result is the int64 permutation (argsort), else the sorted values."""
+    arg: bool
+
+
+@dataclass(frozen=True)
 class HostCall:
     """Runs on the host with device buffers as opaque handles (the loop-gradient tapes push
     and pop buffer references; buffers are immutable, so no copy is needed)."""
@@ -275,6 +284,8 @@ OTHER: dict[str, Any] = {
     "scatter_add": ScatterAdd(),
     "cumsum": Scan("add"),
     "cumprod": Scan("mul"),
+    "sort": Sort(False),
+    "argsort": Sort(True),
     "tape_new": HostCall(),
     "tape_push": HostCall(),
     "tape_pop": HostCall(),

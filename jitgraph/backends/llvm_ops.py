@@ -756,6 +756,260 @@ _attach("cumsum", _scan("sum"))
 _attach("cumprod", _scan("prod"))
 
 
+# ------------------------------------------------------------------ sort, argsort
+SORT_RUN = 16       # insertion-sorted runs; bottom-up merge passes double them from there
+
+
+def sort_key_dtype(dt: np.dtype) -> np.dtype:
+    """The dtype a line is sorted in: float16 as float32 (exact both ways), bool as uint8
+    (0 < 1); every other dtype as itself."""
+    if dt == FLOAT16:
+        return FLOAT32
+    return np.dtype(np.uint8) if dt.kind == "b" else dt
+
+
+def _sort_less(b: ir.IRBuilder, dt: np.dtype, a: ir.Value, c: ir.Value) -> ir.Value:
+    """a < c in NumPy's sort order: NaNs after every number (and equal among themselves)."""
+    if dt.kind == "f":
+        nan_last = b.and_(b.fcmp_unordered("uno", c, c), b.fcmp_ordered("ord", a, a))
+        return b.or_(b.fcmp_ordered("<", a, c), nan_last)
+    return b.icmp_signed("<", a, c) if dt.kind == "i" else b.icmp_unsigned("<", a, c)
+
+
+class _FnBody:
+    """Helpers for a hand-written internal function: mutable variables are entry-block
+    allocas (SROA makes them registers), loops are while loops over them."""
+
+    def __init__(self, fn: ir.Function):
+        self.fn = fn
+        self.entry = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.b = ir.IRBuilder(fn.append_basic_block("start"))
+
+    def var(self, ty: ir.Type, init: ir.Value) -> ir.Value:
+        p = self.entry.alloca(ty)
+        self.b.store(init, p)
+        return p
+
+    def get(self, p: ir.Value, ty: ir.Type = I64) -> ir.Value:
+        return self.b.load(p, typ=ty)
+
+    def while_(self, cond: Callable[[], ir.Value], body: Callable[[], None]) -> None:
+        b = self.b
+        head, loop, done = (self.fn.append_basic_block(x) for x in ("w.head", "w.body",
+                                                                     "w.done"))
+        b.branch(head)
+        b.position_at_end(head)
+        b.cbranch(cond(), loop, done)
+        b.position_at_end(loop)
+        body()
+        b.branch(head)
+        b.position_at_end(done)
+
+    def finish(self) -> None:
+        self.entry.branch(self.b.block.function.blocks[1])
+        self.b.ret_void()
+
+
+def _sort_fn(lw: Lowerer, dt: np.dtype, arg: bool) -> ir.Function:
+    """void jg_sort_<dt>(ptr k, ptr k2, ptr ix, ptr ix2, i64 n): a stable sort of k[0:n]
+    (keys of dtype dt; with `arg`, the int64 payload ix[0:n] moves along), O(n log n):
+    insertion sort of SORT_RUN-long runs, then bottom-up merges between k and k2 (ix and
+    ix2), taking from the right run only when strictly less (stability). The result ends
+    in k (and ix); k2 and ix2 are scratch."""
+    name = f"jg_{'argsort' if arg else 'sort'}_{dt.name}"
+    if name in lw.module.globals:
+        return lw.module.globals[name]
+    fn = ir.Function(lw.module, ir.FunctionType(ir.VoidType(), [PTR] * 4 + [I64]), name)
+    fn.linkage = "internal"
+    k, k2, ix, ix2, n = fn.args
+    kt = mem_type(dt)
+    f = _FnBody(fn)
+    b = f.b
+    one, run = ir.Constant(I64, 1), ir.Constant(I64, SORT_RUN)
+
+    def at(p: ir.Value, i: ir.Value, ty: ir.Type = kt) -> ir.Value:
+        return b.gep(p, [i], inbounds=True, source_etype=ty)
+
+    def lt(x: ir.Value, y: ir.Value) -> ir.Value:
+        return _sort_less(b, dt, x, y)
+
+    def smin(x: ir.Value, y: ir.Value) -> ir.Value:
+        return b.select(b.icmp_signed("<", x, y), x, y)
+
+    # 1. insertion sort of each run [s, min(s + RUN, n))
+    s = f.var(I64, ir.Constant(I64, 0))
+
+    def runs() -> None:
+        s0 = f.get(s)
+        e = smin(b.add(s0, run), n)
+        i = f.var(I64, b.add(s0, one))
+
+        def insert() -> None:
+            i0 = f.get(i)
+            v = b.load(at(k, i0), typ=kt)
+            vi = b.load(at(ix, i0, I64), typ=I64) if arg else None
+            j = f.var(I64, i0)
+
+            def more() -> ir.Value:    # j > s and v < k[j - 1] (the read clamped to s)
+                j0 = f.get(j)
+                inside = b.icmp_signed(">", j0, s0)
+                prev = b.load(at(k, b.select(inside, b.sub(j0, one), s0)), typ=kt)
+                return b.and_(inside, lt(v, prev))
+
+            def shift() -> None:
+                j0 = f.get(j)
+                jm = b.sub(j0, one)
+                b.store(b.load(at(k, jm), typ=kt), at(k, j0))
+                if arg:
+                    b.store(b.load(at(ix, jm, I64), typ=I64), at(ix, j0, I64))
+                b.store(jm, j)
+
+            f.while_(more, shift)
+            j0 = f.get(j)
+            b.store(v, at(k, j0))
+            if arg:
+                b.store(vi, at(ix, j0, I64))
+            b.store(b.add(i0, one), i)
+
+        f.while_(lambda: b.icmp_signed("<", f.get(i), e), insert)
+        b.store(b.add(s0, run), s)
+
+    f.while_(lambda: b.icmp_signed("<", f.get(s), n), runs)
+
+    # 2. merge passes: runs of width w in src -> runs of 2w in dst, then swap
+    src, dst = f.var(PTR, k), f.var(PTR, k2)
+    isrc, idst = f.var(PTR, ix), f.var(PTR, ix2)
+    w = f.var(I64, run)
+    odd = f.var(I1, ir.Constant(I1, 0))      # the latest pass wrote k2 (ix2)
+
+    def merge_pass() -> None:
+        w0 = f.get(w)
+        sp, dp = f.get(src, PTR), f.get(dst, PTR)
+        isp, idp = f.get(isrc, PTR), f.get(idst, PTR)
+        lo = f.var(I64, ir.Constant(I64, 0))
+
+        def move(from_: ir.Value, to: ir.Value) -> None:
+            b.store(b.load(at(sp, from_), typ=kt), at(dp, to))
+            if arg:
+                b.store(b.load(at(isp, from_, I64), typ=I64), at(idp, to, I64))
+
+        def merge() -> None:
+            lo0 = f.get(lo)
+            mid = smin(b.add(lo0, w0), n)
+            hi = smin(b.add(mid, w0), n)
+            i, j, o = f.var(I64, lo0), f.var(I64, mid), f.var(I64, lo0)
+
+            def both() -> ir.Value:
+                return b.and_(b.icmp_signed("<", f.get(i), mid), b.icmp_signed("<", f.get(j), hi))
+
+            def step() -> None:
+                i0, j0, o0 = f.get(i), f.get(j), f.get(o)
+                a, c = b.load(at(sp, i0), typ=kt), b.load(at(sp, j0), typ=kt)
+                right = lt(c, a)                  # equal keys: the left run first
+                b.store(b.select(right, c, a), at(dp, o0))
+                if arg:
+                    ia = b.load(at(isp, i0, I64), typ=I64)
+                    ic = b.load(at(isp, j0, I64), typ=I64)
+                    b.store(b.select(right, ic, ia), at(idp, o0, I64))
+                r = b.zext(right, I64)
+                b.store(b.add(i0, b.sub(one, r)), i)
+                b.store(b.add(j0, r), j)
+                b.store(b.add(o0, one), o)
+
+            f.while_(both, step)
+            tail(i, mid, o)                       # what is left of either run
+            tail(j, hi, o)
+            b.store(b.add(lo0, b.add(w0, w0)), lo)
+
+        def tail(p: ir.Value, end: ir.Value, o: ir.Value) -> None:
+            """dst[o++] = src[p++] while p < end (p, o: variables)."""
+            def rest() -> None:
+                p0, o0 = f.get(p), f.get(o)
+                move(p0, o0)
+                b.store(b.add(p0, one), p)
+                b.store(b.add(o0, one), o)
+            f.while_(lambda: b.icmp_signed("<", f.get(p), end), rest)
+
+        f.while_(lambda: b.icmp_signed("<", f.get(lo), n), merge)
+        b.store(dp, src)
+        b.store(sp, dst)
+        b.store(idp, isrc)
+        b.store(isp, idst)
+        b.store(b.xor(f.get(odd, I1), ir.Constant(I1, 1)), odd)
+        b.store(b.add(w0, w0), w)
+
+    f.while_(lambda: b.icmp_signed("<", f.get(w), n), merge_pass)
+
+    # 3. an odd number of passes left the result in k2 (ix2): copy it back
+    final, ifinal = f.get(src, PTR), f.get(isrc, PTR)
+    c = f.var(I64, ir.Constant(I64, 0))
+
+    def back() -> None:
+        c0 = f.get(c)
+        b.store(b.load(at(final, c0), typ=kt), at(k, c0))
+        if arg:
+            b.store(b.load(at(ifinal, c0, I64), typ=I64), at(ix, c0, I64))
+        b.store(b.add(c0, one), c)
+
+    moved = f.get(odd, I1)
+    f.while_(lambda: b.and_(moved, b.icmp_signed("<", f.get(c), n)), back)
+    f.finish()
+    return fn
+
+
+def _sort_rule(arg: bool) -> Kernel:
+    """sort / argsort: per line along the axis (axis None: the flat array) copy it into a
+    contiguous key buffer (and 0..L-1 into an index buffer), sort it with _sort_fn, write
+    the keys (sort) or indices (argsort) to the output's line. Scratch buffers are reused
+    from line to line (one line at a time)."""
+    def f(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
+        (x,) = args
+        out = lw.new_buffer(n.out)
+        if out.size == 0:
+            return [out]
+        axis = n.attrs["axis"]
+        if axis is None:
+            x = _reshape_to(lw, x, (x.size,))
+            axis = 0
+        dst = out.reshape(x.shape)
+        assert dst is not None
+        perm = [d for d in range(len(x.shape)) if d != axis] + [axis]
+        xp, dp = x.permute(perm), dst.permute(perm)
+        outer, L = xp.shape[:-1], xp.shape[-1]
+        kdt = sort_key_dtype(x.dtype)
+        keys, keys2 = lw.temp((L,), kdt), lw.temp((L,), kdt)
+        idx, idx2 = (lw.temp((L,), INT64), lw.temp((L,), INT64)) if arg else (keys, keys2)
+        fn = _sort_fn(lw, kdt, arg)
+        xs, ds = ir.Constant(I64, xp.strides[-1]), ir.Constant(I64, dp.strides[-1])
+        b = lw.b
+
+        def line(offs: list[ir.Value]) -> list[ir.Value]:
+            ox, od = offs
+            with lw.loop(L, "j") as j:
+                v = lw.load(xp, b.add(ox, b.mul(j, xs)))
+                lw.store(keys, j, lw.cast(v, x.dtype, kdt))
+                if arg:
+                    lw.store(idx, j, j)
+            if L > 1:
+                lw.call(fn, [keys.ptr, keys2.ptr, idx.ptr, idx2.ptr, ir.Constant(I64, L)])
+            with lw.loop(L, "j") as j:
+                r = lw.load(idx, j) if arg else lw.cast(lw.load(keys, j), kdt, x.dtype)
+                lw.store(dp, b.add(od, b.mul(j, ds)), r)
+            return []
+
+        if not outer:
+            line([ir.Constant(I64, 0), ir.Constant(I64, 0)])
+        else:
+            lw.kernel(outer, [], line, [], addrs=[xp.view(outer, xp.strides[:-1]),
+                                                 dp.view(outer, dp.strides[:-1])])
+        return [out]
+    return Kernel(f)
+
+
+_attach("sort", _sort_rule(False))
+_attach("argsort", _sort_rule(True))
+
+
 # ------------------------------------------------------------------ matmul
 def _blas_layout(r: int, c: int, s0: int, s1: int) -> tuple[str, int] | None:
     """How BLAS (column-major) sees a row-major r x c operand with element strides

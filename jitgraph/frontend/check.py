@@ -156,7 +156,8 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool, in_raise: bool = F
 
 # Strings that name a number or a dtype, never computed with: float("inf"),
 # x.astype("float32"), np.zeros(3, dtype="int32"), np.einsum's subscripts
-# ("ij,jk->ik") and np.pad's mode ("edge"). Marked by the enclosing call.
+# ("ij,jk->ik"), np.pad's mode ("edge") and np.sort's kind ("stable"). Marked by the
+# enclosing call.
 _DTYPE_STRINGS: set[int] = set()
 
 
@@ -169,6 +170,8 @@ def _dtype_string_args(call: ast.Call) -> list[ast.expr]:
     out += [k.value for k in call.keywords if k.arg == "dtype"]
     if name == "pad":
         out += call.args[2:3] + [k.value for k in call.keywords if k.arg == "mode"]
+    if name in ("sort", "argsort"):
+        out += [k.value for k in call.keywords if k.arg == "kind"]
     return [a for a in out if isinstance(a, ast.Constant) and isinstance(a.value, str)]
 
 

@@ -28,6 +28,6 @@ def lookup_py(f: Any) -> OpDef | None:
     return BY_PY.get(id(f))
 
 
-from . import elementwise, reduce, linalg, shape, creation, meta, adjoint  # noqa: E402,F401
+from . import elementwise, reduce, linalg, shape, creation, meta, adjoint, sort  # noqa: E402,F401
 
 __all__ = ["OPS", "OpDef", "defop", "lookup_py", "BY_METHOD"]
