@@ -103,6 +103,9 @@ class Specialization:
         convs = [_converter(t, v not in made) for v, t in zip(optimized.results,
                                                               self.out_types)]
         self.finish = _finisher(tree, convs)
+        # one result returned as it is: the call's fast path indexes the outputs directly
+        self.single: int | None = tree.spec[1] if tree.spec[0] == "v" and \
+            convs[tree.spec[1]] is None else None
         self.all_params = list(param_idx) == list(range(len(key)))
 
     def __call__(self, args: Sequence[Any]) -> Any:
@@ -178,7 +181,9 @@ class ScriptFunction:
         self._names = list(self._sig.parameters)
         self._cache: dict[tuple, Specialization] = {}
         self._last_key: tuple | None = None
-        self._fast: tuple[Specialization, tuple] | None = None   # the last signature
+        # the last signature: (arity, dtypes (None: Python scalar), shapes or scalar types,
+        # its Specialization)
+        self._fast: tuple[int, tuple, tuple, Specialization] | None = None
         self._graph: Graph | None = None
         self._check()
 
@@ -212,21 +217,21 @@ class ScriptFunction:
         if not _enabled or config.DISABLE:
             return self._call_disabled(*args, **kwargs)
         fast = self._fast
-        if fast is not None and not kwargs and len(args) == len(fast[1]):
-            # the last signature again (a training loop's every step): compared argument
-            # by argument, no key built or hashed; the dtype identity test only ever
-            # misses (to the full lookup below), it cannot match a different dtype
-            for a, k in zip(args, fast[1]):
-                t = type(a)
-                if t is _ndarray:
-                    if k.__class__ is not tuple or a.dtype is not k[0] or a.shape != k[1]:
+        if fast is not None and not kwargs and len(args) == fast[0]:
+            # the last signature again (a training loop's every step): argument by
+            # argument, an array's dtype (by identity: it can only miss, falling through
+            # to the full lookup) and shape, a Python scalar's type; no key built or hashed
+            dts, kinds = fast[1], fast[2]
+            for i, a in enumerate(args):
+                if type(a) is _ndarray:
+                    if a.dtype is not dts[i] or a.shape != kinds[i]:
                         break
-                elif t is not k:
+                elif type(a) is not kinds[i] or dts[i] is not None:
                     break
             else:
-                hit = fast[0]
-                return hit.finish(hit.run(args if hit.all_params
-                                          else [args[i] for i in hit.param_idx]))
+                hit = fast[3]
+                outs = hit.run(args if hit.all_params else [args[j] for j in hit.param_idx])
+                return outs[hit.single] if hit.single is not None else hit.finish(outs)
         if kwargs or len(args) != self._nargs:
             args = self._bind(args, kwargs)
         key = tuple([(a.dtype, a.shape) if type(a) is _ndarray else _arg_key(a)
@@ -239,7 +244,8 @@ class ScriptFunction:
         if not self.static_argnums and all(
                 k in (float, int, bool) or (k.__class__ is tuple and len(k) == 2
                                             and isinstance(k[0], np.dtype)) for k in key):
-            self._fast = (entry, key)
+            self._fast = (len(key), tuple(k[0] if k.__class__ is tuple else None for k in key),
+                          tuple(k[1] if k.__class__ is tuple else k for k in key), entry)
         return entry.finish(entry.run(args if entry.all_params
                                       else [args[i] for i in entry.param_idx]))
 
