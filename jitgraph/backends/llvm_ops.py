@@ -1025,18 +1025,25 @@ def _blas_layout(r: int, c: int, s0: int, s1: int) -> tuple[str, int] | None:
     return None
 
 
-def _matmul(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
-    t = n.out.type
-    dt = kd(t)
-    if dt == FLOAT16:      # NumPy's float16 matmul sums in float: so do we, in float32
-        return [_half_matmul(lw, n, args)]
+def _operands(lw: Lowerer, args: list[Arr], dt: np.dtype
+              ) -> tuple[Arr, Arr, tuple[int, int, int], tuple[int, ...]]:
+    """Both operands in dt with 1-D ones seen as a row / a column: (A, B, (M, K, N), the
+    broadcast batch shape)."""
     A, B = (lw.convert(a, dt) for a in args)
     if len(A.shape) == 1:
         A = A.view((1,) + A.shape, (0,) + A.strides)
     if len(B.shape) == 1:
         B = B.view(B.shape + (1,), B.strides + (0,))
-    M, K, N = A.shape[-2], A.shape[-1], B.shape[-1]
     batch = tuple(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
+    return A, B, (A.shape[-2], A.shape[-1], B.shape[-1]), batch
+
+
+def _matmul(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
+    t = n.out.type
+    dt = kd(t)
+    if dt == FLOAT16:      # NumPy's float16 matmul sums in float: so do we, in float32
+        return [_half_matmul(lw, n, args)]
+    A, B, (M, K, N), batch = _operands(lw, args, dt)
     full = batch + (M, N)
     out = lw.new_buffer(n.out)
     C = out.reshape(full)
@@ -1056,13 +1063,7 @@ def _matmul(lw: Lowerer, n: Node, args: list[Arr]) -> list[Arr]:
 
 def _half_matmul(lw: Lowerer, n: Node, args: list[Arr]) -> Arr:
     """float16 matmul: operands widened to float32, the float32 product rounded once."""
-    A, B = (lw.convert(a, FLOAT32) for a in args)
-    if len(A.shape) == 1:
-        A = A.view((1,) + A.shape, (0,) + A.strides)
-    if len(B.shape) == 1:
-        B = B.view(B.shape + (1,), B.strides + (0,))
-    M, K, N = A.shape[-2], A.shape[-1], B.shape[-1]
-    batch = tuple(np.broadcast_shapes(A.shape[:-2], B.shape[:-2]))
+    A, B, (M, K, N), batch = _operands(lw, args, FLOAT32)
     full = batch + (M, N)
     out = lw.new_buffer(n.out)
     if size_of(full) == 0:
