@@ -3,6 +3,7 @@ golden files, and the `cuda` marker skips when no GPU is usable."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +30,16 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def emu() -> Any:
+    """The CPU stand-in that runs generated CUDA C (compiled with g++ behind a shim)."""
+    from jitgraph.backends.cuda_jit import HostEmulator
+    why = HostEmulator.available()
+    if why:
+        pytest.skip(f"host emulator unavailable: {why}")
+    return HostEmulator()
 
 
 def _cuda_usable() -> tuple[bool, str]:

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from test_cuda_codegen import (
     BY_NAME,
-    EMU_WHY,
     WEAK,
     T,
     _if,
@@ -30,13 +29,6 @@ from jitgraph.ir.graph import Block, Builder, Graph, Value
 from jitgraph.ops.shape import build_index
 
 V = ("value",)
-
-
-@pytest.fixture(scope="module")
-def emu() -> HostEmulator:
-    if EMU_WHY:
-        pytest.skip(f"host emulator unavailable: {EMU_WHY}")
-    return HostEmulator()
 
 
 def run(emu: HostEmulator, g: Graph, args: list[Any]) -> list[Any]:

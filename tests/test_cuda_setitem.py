@@ -6,7 +6,6 @@ sm_80/sm_90 too. test_cuda_codegen.py's suite runs the single-node cases."""
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,6 @@ import numpy as np
 import pytest
 from test_cuda_codegen import (
     BY_NAME,
-    EMU_WHY,
     WEAK,
     T,
     _nvcc,
@@ -22,6 +20,7 @@ from test_cuda_codegen import (
     build,
     reference,
 )
+from test_cuda_gaps import run
 
 from jitgraph.backends import cuda_lower as cl
 from jitgraph.backends.cuda_jit import CudaBackend, CudaFunction, HostEmulator
@@ -29,21 +28,6 @@ from jitgraph.ir.graph import Block, Builder, Graph, Value
 from jitgraph.ops.shape import build_index
 
 V = ("value",)
-
-
-@pytest.fixture(scope="module")
-def emu() -> HostEmulator:
-    if EMU_WHY:
-        pytest.skip(f"host emulator unavailable: {EMU_WHY}")
-    return HostEmulator()
-
-
-def run(emu: HostEmulator, g: Graph, args: list[Any]) -> list[Any]:
-    prog = CudaBackend(emu).lower(g)
-    assert prog.problems == []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return CudaFunction(prog, emu)(list(args))
 
 
 def check(emu: HostEmulator, g: Graph, args: list[Any]) -> None:
