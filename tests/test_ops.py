@@ -164,7 +164,7 @@ def _numpy_setitem(x: Any, v: Any, *dyn: Any, index: tuple = ()) -> Any:
     it = iter(dyn)
     parts: list[Any] = []
     for e in index:
-        parts.append({"int": lambda: e[1], "slice": lambda: slice(*e[1:]),
+        parts.append({"int": lambda e=e: e[1], "slice": lambda e=e: slice(*e[1:]),
                       "none": lambda: None, "ellipsis": lambda: Ellipsis}.get(
                           e[0], lambda: next(it))())
     out[tuple(parts)] = v

@@ -51,7 +51,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -59,7 +59,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..ir.graph import Block, Graph, Node, Value
 from ..ops import OPS
 from ..ops.shape import build_index
-from ..types import TensorType, example_value
+from ..types import TensorType, example_value, known_dtype
 from . import cuda_ops
 from .cuda_ops import (
     ArgReduce,
@@ -136,6 +136,12 @@ _CTYPES: dict[str, tuple[str, str]] = {    # dtype -> (C type, struct/pycuda for
 }
 SUPPORTED_DTYPES = tuple(np.dtype(d) for d in _CTYPES)
 HALF = np.dtype(np.float16)
+
+
+def _known_shape(t: TensorType) -> tuple[int, ...]:
+    """t's shape, where it must be known (the counterpart of known_dtype)."""
+    assert t.shape is not None, "shape not known yet"
+    return t.shape
 
 
 def ctype(dt: np.dtype) -> str:
@@ -308,7 +314,7 @@ class Scalar:
     value: Value
 
 
-Arg = Union[Ptr, Scalar]
+Arg = Ptr | Scalar
 
 
 @dataclass
@@ -383,7 +389,7 @@ class Loop:
     outputs: list[Value]
 
 
-Step = Union[Alloc, Launch, HostOp, HostImpl, HostConform, Alias, DynView, If, Loop]
+Step = Alloc | Launch | HostOp | HostImpl | HostConform | Alias | DynView | If | Loop
 
 
 @dataclass
@@ -519,16 +525,16 @@ class _Store:
 def ew_expr(n: Node, rule: Elementwise, operand: Callable[[Value, np.dtype], str]) -> str:
     """The C expression of elementwise node n: operands converted to the compute dtype the
     rule names (NumPy 2 promotion, weak scalars included), the result in n's dtype."""
-    od = n.out.type.dtype
+    od = known_dtype(n.out.type)
     ctype(od)
     ins = [v.type for v in n.inputs]
     if rule.compute == "common":
         cd = np.result_type(*[example_value(t) for t in ins])
         cds, key = [cd] * len(ins), cd
     elif rule.compute == "each":
-        cds, key = [t.dtype for t in ins], ins[0].dtype
+        cds, key = [known_dtype(t) for t in ins], known_dtype(ins[0])
     elif rule.compute == "where":
-        cds, key = [ins[0].dtype, od, od], od
+        cds, key = [known_dtype(ins[0]), od, od], od
     else:
         cds, key = [od] * len(ins), od
     expr = rule.expr_for(key)
@@ -567,7 +573,7 @@ class _Ew:
             return convert(var, dt, want)
         if v in self.low.literal:
             return literal(self.low.literal[v], want)
-        dt = v.type.dtype
+        dt = known_dtype(v.type)
         if v in self.low.host:
             var = f"s{len(self.scalars)}"
             self.scalars.append((v, var))
@@ -588,15 +594,15 @@ class _Ew:
 
     def store(self, v: Value, dst: Value, layout: Layout | None = None, offset: int = 0) -> None:
         """Store the value v into buffer dst (contiguous, or a strided slice of it)."""
-        dt = dst.type.dtype
+        dt = known_dtype(dst.type)
         src = self.operand(v, dt)
-        lay = layout or Layout.contiguous(dst.type.shape)
+        lay = layout or Layout.contiguous(_known_shape(dst.type))
         # a store over a broadcast dimension (stride 0) is guarded to its index 0
         self.stores.append(_Store(dst, src, dt, align(lay, self.domain), offset))
 
     def elementwise_node(self, n: Node, rule: Elementwise) -> None:
         """The statement for one registry elementwise node (NumPy's promotion rules)."""
-        self.define(n.out, n.out.type.dtype, ew_expr(n, rule, self.operand))
+        self.define(n.out, known_dtype(n.out.type), ew_expr(n, rule, self.operand))
 
     def emit(self, tag: str, allocs: Sequence[Value] = ()) -> None:
         """Render the kernel and append its launch to the lowering's current steps."""
@@ -629,14 +635,14 @@ class _Ew:
         body += [ind + s for s in self.stmts]
         for k, (st, vec) in enumerate(zip(self.stores, cvecs[len(self.loads):])):
             p = f"o{k}"
-            params.append(KParam(f"{ctype(st.value.type.dtype)}* __restrict__", p, "P"))
+            params.append(KParam(f"{ctype(known_dtype(st.value.type))}* __restrict__", p, "P"))
             args.append(Ptr(st.value, st.offset))
             guard = [f"i{j} == 0" for j, s in enumerate(vec) if s == 0]
             off = "i" if list(vec) == list(contiguous) else offset_expr("i", vec)
-            line = f"{p}[{off}] = {store(st.var, st.value.type.dtype)};"
+            line = f"{p}[{off}] = {store(st.var, known_dtype(st.value.type))};"
             body.append(f"{ind}if ({' && '.join(guard)}) {line}" if guard else ind + line)
         for v, var in self.scalars:
-            params.append(KParam(rtype(v.type.dtype), var, fmt_char(v.type.dtype)))
+            params.append(KParam(rtype(known_dtype(v.type)), var, fmt_char(known_dtype(v.type))))
             args.append(Scalar(v))
         name = low.kernel_name(tag)
         text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
@@ -715,7 +721,7 @@ class Lowering:
     def copy(self, v: Value, t: TensorType) -> Value:
         """A new contiguous device value of type t holding v (cast and broadcast)."""
         out = self.new_value(t)
-        ew = _Ew(self, t.shape)
+        ew = _Ew(self, _known_shape(t))
         ew.store(v, out)
         ew.emit("copy", [out])
         return out
@@ -783,7 +789,7 @@ class Lowering:
             try:
                 if p not in self.host:
                     self.shape(p)
-                    ctype(p.type.dtype)
+                    ctype(known_dtype(p.type))
             except LowerError as e:
                 self.problems.append(f"argument {p.hint or '?'}: {e}")
         _count_uses(self.g.body, self.nuses)
@@ -848,7 +854,7 @@ class Lowering:
             for n in g.nodes:
                 for v in (*n.inputs, *n.outputs):
                     if v not in self.host:
-                        ctype(v.type.dtype)
+                        ctype(known_dtype(v.type))
             _Row(self, g).emit()
             return True
         except LowerError:
@@ -884,7 +890,7 @@ class Lowering:
         for v in (*n.inputs, *n.outputs):
             self.shape(v)
             if v not in self.host:
-                ctype(v.type.dtype)
+                ctype(known_dtype(v.type))
         if n.op == "fused":
             return self.fused(n)
         op = OPS.get(n.op)
@@ -931,7 +937,7 @@ class Lowering:
             if o.type != p.type:
                 raise LowerError(f"loop output type {o.type} differs from carried {p.type}")
         slots = _inplace_slots(self, n)
-        init_c = []
+        init_c: list[Value] = []
         for v, p in zip(init, params):
             c = self.conform(v, p)
             if p in slots:
@@ -962,7 +968,7 @@ class Lowering:
             inner = {r: m for m in body.nodes if _reduce_rule(m) for r in m.outputs}
             for o, r in zip(n.outputs, body.results):
                 g.values[o] = (g.result_level(inner[r], o) if r in inner
-                               else g.level(o.type.shape) or "sealed")
+                               else g.level(_known_shape(o.type)) or "sealed")
             if self.row_group(g, fallback=False):
                 return
         if not _ew_node(n):              # anything else: its nodes one by one
@@ -1048,7 +1054,7 @@ def _lower_elementwise(low: Lowering, n: Node, rule: Elementwise) -> None:
 
 
 def _lower_fill(low: Lowering, n: Node, rule: Fill) -> None:
-    od = n.out.type.dtype
+    od = known_dtype(n.out.type)
     ew = _Ew(low, low.shape(n.out))
     if rule.value is None:
         ew.define(n.out, od, ew.operand(n.inputs[rule.fill_input], od))
@@ -1194,7 +1200,7 @@ def _index_errors(low: Lowering, plan: _AdvIndex) -> Value:
     """A zeroed int64 error buffer, one slot per run-time index."""
     err = low.new_value(TensorType(np.dtype(np.int64), (len(plan.dyn),)), "err")
     ew = _Ew(low, (len(plan.dyn),))
-    ew.define(err, err.type.dtype, literal(0, err.type.dtype))
+    ew.define(err, known_dtype(err.type), literal(0, known_dtype(err.type)))
     ew.store(err, err)
     ew.emit("index_err", [err])
     return err
@@ -1263,7 +1269,7 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         assert out is not None
         if mode == "gather":
             assert x is not None
-            params.append(KParam(f"const {ctype(x.type.dtype)}* __restrict__", "x", "P"))
+            params.append(KParam(f"const {ctype(known_dtype(x.type))}* __restrict__", "x", "P"))
             args.append(Ptr(x))
         terms = [str(plan.base)] if plan.base else []
         if list(cvecs[0]) == contiguous:
@@ -1276,7 +1282,7 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
     scalars: list[tuple[Value, str]] = []
     dev_of = {k: j for j, k in enumerate(devs)}
     for k, (v, D, S) in enumerate(plan.dyn):
-        dt = v.type.dtype
+        dt = known_dtype(v.type)
         if k in dev_of:
             p = f"p{k}"
             params.append(KParam(f"const {ctype(dt)}* __restrict__", p, "P"))
@@ -1298,7 +1304,7 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
             body.append(f"{ind}off += j{k} * {S}LL;" if S != 1 else f"{ind}off += j{k};")
     wt = ""
     if win is not None:                     # which combination of indexed positions
-        wt = ctype(win.type.dtype)
+        wt = ctype(known_dtype(win.type))
         terms, mul = [], 1
         for k in reversed(_claim_axes(low, plan)):
             terms.append(f"j{k}" if mul == 1 else f"j{k} * {mul}LL")
@@ -1306,25 +1312,25 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         body.append(f"{ind}const long long a = {' + '.join(reversed(terms)) or '0'};")
     if mode == "gather":
         assert out is not None
-        od = out.type.dtype
+        od = known_dtype(out.type)
         params.append(KParam(f"{ctype(od)}* __restrict__", "o", "P"))
         args.append(Ptr(out))
         zero = "false" if od.kind == "b" else f"({ctype(od)})0"
         body.append(f"{ind}o[{at(cvecs[-1])}] = bad ? {zero} : x[off];")
     elif mode in ("scatter", "set"):
         assert out is not None and g is not None
-        od = out.type.dtype
+        od, gdt = known_dtype(out.type), known_dtype(g.type)
         params.append(KParam(f"{ctype(od)}* __restrict__", "o", "P"))
         args.append(Ptr(out))
         if g_host:
             gv = "sg"
             scalars.append((g, gv))
         else:
-            params.insert(0, KParam(f"const {ctype(g.type.dtype)}* __restrict__", "g", "P"))
+            params.insert(0, KParam(f"const {ctype(gdt)}* __restrict__", "g", "P"))
             args.insert(0, Ptr(g))
-            gv = load(f"g[{at(cvecs[gpos])}]", g.type.dtype)
+            gv = load(f"g[{at(cvecs[gpos])}]", gdt)
         if mode == "scatter":
-            gv = convert(gv, g.type.dtype, od)
+            gv = convert(gv, gdt, od)
             add = "jg_atomic_add_half" if od == HALF else "jg_atomic_add"
             body.append(f"{ind}if (!bad) {add}(o + off, {gv});")
         else:
@@ -1334,9 +1340,9 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
                 args.append(Ptr(win))
                 cond += f" && win[a] == ({wt})({at(cvecs[bpos])}) + 1"
             if not g_host:
-                body.append(f"{ind}const {rtype(g.type.dtype)} gv = {gv};")
+                body.append(f"{ind}const {rtype(gdt)} gv = {gv};")
                 gv = "gv"
-            body.append(f"{ind}if ({cond}) o[off] = {store(convert(gv, g.type.dtype, od), od)};")
+            body.append(f"{ind}if ({cond}) o[off] = {store(convert(gv, gdt, od), od)};")
     elif mode == "claim":
         assert win is not None
         params.append(KParam(f"{wt}* __restrict__", "win", "P"))
@@ -1345,7 +1351,7 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
     params.append(KParam("long long* __restrict__", "err", "P"))
     args.append(Ptr(err))
     for v, var in scalars:
-        params.append(KParam(rtype(v.type.dtype), var, fmt_char(v.type.dtype)))
+        params.append(KParam(rtype(known_dtype(v.type)), var, fmt_char(known_dtype(v.type))))
         args.append(Scalar(v))
     name = low.kernel_name(tag)
     text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
@@ -1647,14 +1653,14 @@ def _lower_sum_to_shape(low: Lowering, n: Node, rule: SumToShape) -> None:
         low.layout[n.out] = lay
         low.steps.append(Alias(n.out, x, off))
         return
-    _reduce(low, "sum_to_shape", low.dev(x), axes, n.out, "jg_sum_op", n.out.type.dtype)
+    _reduce(low, "sum_to_shape", low.dev(x), axes, n.out, "jg_sum_op", known_dtype(n.out.type))
 
 
 def _lower_reduce(low: Lowering, n: Node, rule: Reduce) -> None:
     x = low.dev(n.inputs[0])
-    od = n.out.type.dtype
+    od = known_dtype(n.out.type)
     axes = tuple(n.attrs["axis"])
-    acc = {"out": od, "in": x.type.dtype, "bool": np.dtype(np.bool_)}[rule.acc]
+    acc = {"out": od, "in": known_dtype(x.type), "bool": np.dtype(np.bool_)}[rule.acc]
     if rule.post in ("var", "std"):
         kept = tuple(d for j, d in enumerate(low.shape(x)) if j not in axes)
         mean = low.new_value(TensorType(od, kept), "mean")
@@ -1703,7 +1709,7 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
     if nout == 0:
         low.steps.append(Alloc([out]))
         return
-    in_dt = x.type.dtype
+    in_dt = known_dtype(x.type)
     adt = acc_dtype(acc)
     act = ctype(adt)
     ident = _identity(combine, adt) if arg is None else _identity(
@@ -1738,15 +1744,16 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
     params = [KParam(f"const {ctype(in_dt)}* __restrict__", "x", "P")]
     args: list[Arg] = [Ptr(x)]
     if center is not None:
-        params.append(KParam(f"const {ctype(center.type.dtype)}* __restrict__", "center", "P"))
+        params.append(KParam(f"const {ctype(known_dtype(center.type))}* __restrict__", "center",
+                             "P"))
         args.append(Ptr(center))
-    params.append(KParam(f"{ctype(partial.type.dtype)}* __restrict__", "out", "P"))
+    params.append(KParam(f"{ctype(known_dtype(partial.type))}* __restrict__", "out", "P"))
     args.append(Ptr(partial))
     body: list[str] = []
     kbase = offset_expr("k", ks)
     roff = offset_expr("r", rs, "base")
     center_line = [] if center is None else [
-        f"{ind}const {act} c = ({act}){load('center[o]', center.type.dtype)};"]
+        f"{ind}const {act} c = ({act}){load('center[o]', known_dtype(center.type))};"]
     if per_thread:
         o_loop = (f"for ({idx} o = ({idx})blockIdx.x * {BLOCK} + threadIdx.x; o < ({idx}){nout};"
                   f" o += ({idx})gridDim.x * {BLOCK})")
@@ -1779,7 +1786,7 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
     body.append(f"{ind}}}")
     if per_thread:
         store_line = ind + "out[o] = {};"
-        tail = []
+        tail: list[str] = []
     else:
         if arg is None:
             body.append(f"{ind}acc = jg_block_reduce<{BLOCK}>(acc, {combine}(), ({act}){ident});")
@@ -1793,7 +1800,7 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
     elif S > 1:
         body.append(store_line.format("acc"))
     else:
-        body.append(store_line.format(_store_acc(finish("acc"), adt, out.type.dtype)))
+        body.append(store_line.format(_store_acc(finish("acc"), adt, known_dtype(out.type))))
     body += tail
     body.append("    }")
     name = low.kernel_name(tag + ("_partial" if S > 1 else ""))
@@ -1809,10 +1816,11 @@ def _reduce(low: Lowering, tag: str, x: Value, axes: Sequence[int], out: Value,
 def _reduce_partials(low: Lowering, tag: str, partial: Value, nout: int, S: int, out: Value,
                      combine: str, adt: np.dtype, finish: Callable[[str], str]) -> None:
     act = ctype(adt)
+    odt = known_dtype(out.type)
     ident = _identity(combine, adt)
     name = low.kernel_name(tag + "_final")
     params = [KParam(f"const {act}* __restrict__", "x", "P"),
-              KParam(f"{ctype(out.type.dtype)}* __restrict__", "out", "P")]
+              KParam(f"{ctype(odt)}* __restrict__", "out", "P")]
     text = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) {name}("
             + ", ".join(f"{p.ctype} {p.name}" for p in params) + ") {\n"
             f"    for (int o = blockIdx.x; o < {nout}; o += gridDim.x) {{\n"
@@ -1820,7 +1828,7 @@ def _reduce_partials(low: Lowering, tag: str, partial: Value, nout: int, S: int,
             f"        for (int r = threadIdx.x; r < {S}; r += {BLOCK})\n"
             f"            acc = {combine}()(acc, x[(long long)o * {S} + r]);\n"
             f"        acc = jg_block_reduce<{BLOCK}>(acc, {combine}(), ({act}){ident});\n"
-            f"        if (threadIdx.x == 0) out[o] = {_store_acc(finish('acc'), adt, out.type.dtype)};\n"
+            f"        if (threadIdx.x == 0) out[o] = {_store_acc(finish('acc'), adt, odt)};\n"
             f"    }}\n}}\n")
     low.add_kernel(Kernel(name, params, text))
     low.steps.append(Launch(name, max(1, min(nout, low.max_grid)), BLOCK,
@@ -1838,7 +1846,7 @@ def _lower_argreduce(low: Lowering, n: Node, rule: ArgReduce) -> None:
     ax = n.attrs["axis"]
     axes = tuple(range(len(low.shape(x)))) if ax is None else (ax,)
     _reduce(low, n.op, x, axes, n.out, "jg_max_op" if rule.is_max else "jg_min_op",
-            x.type.dtype, arg=rule.is_max)
+            known_dtype(x.type), arg=rule.is_max)
 
 
 def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
@@ -1861,7 +1869,7 @@ def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
     ba = align(Layout(sa[:-2], ta[:-2]), batch)
     bb = align(Layout(sb[:-2], tb[:-2]), batch)
     bdims, (bva, bvb) = coalesce(batch, [ba, bb])
-    od = out.type.dtype
+    od = known_dtype(out.type)
     accdt = acc_dtype(od) if od.kind == "b" or od == HALF else od
     big = 8 if od.itemsize <= 4 else 4
     tm = big if M * N * nb >= (16 * big) ** 2 * 64 else (4 if M * N * nb >= 64 ** 2 * 16 else 2)
@@ -1870,8 +1878,8 @@ def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
     per = tiles_m * tiles_n
     group = 8
     name = low.kernel_name("matmul")
-    params = [KParam(f"const {ctype(a.type.dtype)}* __restrict__", "A", "P"),
-              KParam(f"const {ctype(b.type.dtype)}* __restrict__", "B", "P"),
+    params = [KParam(f"const {ctype(known_dtype(a.type))}* __restrict__", "A", "P"),
+              KParam(f"const {ctype(known_dtype(b.type))}* __restrict__", "B", "P"),
               KParam(f"{ctype(od)}* __restrict__", "C", "P")]
     ll = "long long"
     lines = [f"    for ({ll} t = blockIdx.x; t < {per * nb}LL; t += gridDim.x) {{",
@@ -1889,11 +1897,11 @@ def _lower_matmul(low: Lowering, n: Node, rule: Matmul) -> None:
 
     def ptr(p: str, dt: np.dtype, const: str = "const ") -> str:
         return f"(({const}jg_half*){p})" if dt == HALF else p
-    targs = ", ".join([mm(a.type.dtype), mm(b.type.dtype), mm(od), ctype(accdt),
+    targs = ", ".join([mm(known_dtype(a.type)), mm(known_dtype(b.type)), mm(od), ctype(accdt),
                        str(tm), "8", f"{M}LL", f"{N}LL", f"{K}LL", f"{ta[-2]}LL", f"{ta[-1]}LL",
                        f"{tb[-2]}LL", f"{tb[-1]}LL"])
-    lines.append(f"        jg_matmul_tile<{targs}>({ptr('A', a.type.dtype)} + ({aoff}), "
-                 f"{ptr('B', b.type.dtype)} + ({boff}), "
+    lines.append(f"        jg_matmul_tile<{targs}>({ptr('A', known_dtype(a.type))} + ({aoff}), "
+                 f"{ptr('B', known_dtype(b.type))} + ({boff}), "
                  f"{ptr('C', od, '')} + z * {M * N}LL, tm * {bm}, tn * {bm});")
     lines.append("    }")
     text = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) {name}("
@@ -1912,7 +1920,7 @@ def _lower_scatter_add(low: Lowering, n: Node, rule: ScatterAdd) -> None:
         plan = _adv_plan(low, Layout.contiguous(low.shape(out)), n.attrs["index"], dyn)
         align(low.layout_of(g), plan.shape)          # g must broadcast to x[index]
         zero = _Ew(low, low.shape(out))
-        zero.define(out, out.type.dtype, literal(0, out.type.dtype))
+        zero.define(out, known_dtype(out.type), literal(0, known_dtype(out.type)))
         zero.store(out, out)
         zero.emit("zeros", [out])                    # (an Alloc when out is empty)
         if int(np.prod(plan.bshape, dtype=np.int64)) == 0:
@@ -1925,7 +1933,7 @@ def _lower_scatter_add(low: Lowering, n: Node, rule: ScatterAdd) -> None:
         _index_check(low, plan, err)
         return
     zero = _Ew(low, low.shape(out))
-    zero.define(out, out.type.dtype, literal(0, out.type.dtype))
+    zero.define(out, known_dtype(out.type), literal(0, known_dtype(out.type)))
     zero.store(out, out)
     zero.emit("zeros", [out])
     src = low.layout_of(out)
@@ -1955,7 +1963,7 @@ def _lower_scan(low: Lowering, n: Node, rule: Scan) -> None:
     jg_block_scan (floats then combine in another order than NumPy's sequential loop, like
     any parallel sum)."""
     x = low.dev(n.inputs[0])
-    xdt, od = x.type.dtype, n.out.type.dtype
+    xdt, od = known_dtype(x.type), known_dtype(n.out.type)
     out = n.out
     step = OPS[rule.combine].cuda
     expr = step.expr_for(od) if isinstance(step, Elementwise) else None
@@ -2310,7 +2318,7 @@ def plan_rows(low: Lowering, blk: Block) -> dict[Node, RowGroup]:
             elif n.op == "fused" and results[o] in inner_reds:
                 g.values[o] = g.result_level(inner_reds[results[o]], o)
             else:
-                g.values[o] = g.level(o.type.shape) or "sealed"
+                g.values[o] = g.level(_known_shape(o.type)) or "sealed"
 
     def dev_ok(n: Node) -> bool:
         return not any(o in low.host for o in n.outputs) and all(
@@ -2325,7 +2333,7 @@ def plan_rows(low: Lowering, blk: Block) -> dict[Node, RowGroup]:
         if not inside or not dev_ok(n) or any(g.values[v] == "sealed" for v in inside):
             return False
         if _ew_node(n):
-            return loadable(g, n) and all(g.level(o.type.shape) in ("full", "outer")
+            return loadable(g, n) and all(g.level(_known_shape(o.type)) in ("full", "outer")
                                           for o in n.outputs)
         if _sig_of(n) != (g.full, g.axes):
             return False
@@ -2337,7 +2345,7 @@ def plan_rows(low: Lowering, blk: Block) -> dict[Node, RowGroup]:
         """Take in the elementwise producers that only this group uses."""
         p = producer.get(v)
         if (p is None or p in member or p in g.nodes or not _ew_node(p) or not dev_ok(p)
-                or g.level(v.type.shape) != "full" or not loadable(g, p)):
+                or g.level(_known_shape(v.type)) != "full" or not loadable(g, p)):
             return
         if any(u not in g.nodes for o in p.outputs for u in uses.get(o, ())):
             return
@@ -2381,7 +2389,7 @@ def plan_rows(low: Lowering, blk: Block) -> dict[Node, RowGroup]:
         if n.op != "fused":
             x = n.inputs[0]
             pull(g, x)
-            if x not in g.values and (x in low.host or g.level(x.type.shape) != "full"):
+            if x not in g.values and (x in low.host or g.level(_known_shape(x.type)) != "full"):
                 continue
         cur = g
     close()
@@ -2468,8 +2476,8 @@ class _Row:
             return self.outer_vars[v]
         if scope is not None and v in scope:
             return scope[v]
-        dt = v.type.dtype
         level = self.g.level(self.low.shape(v))
+        dt = known_dtype(v.type)
         if v in self.defs:
             n = self.defs[v]
             if _reduce_rule(n) is not None:
@@ -2547,8 +2555,8 @@ class _Row:
             rule = _reduce_rule(n)
             assert rule is not None
             x = n.inputs[0]
-            od = n.out.type.dtype
-            acc = {"out": od, "in": x.type.dtype, "bool": np.dtype(np.bool_)}[rule.acc]
+            od = known_dtype(n.out.type)
+            acc = {"out": od, "in": known_dtype(x.type), "bool": np.dtype(np.bool_)}[rule.acc]
             adt = acc_dtype(acc)
             act = ctype(adt)
             ident = _identity(rule.combine, adt)
@@ -2603,7 +2611,7 @@ class _Row:
             for v, r in zip(full_out, refs):
                 k = len(stores)
                 self.olines.append(f"    o{k}[{offset_expr('r', rstr, 'os')}] = "
-                                   f"{store(r, v.type.dtype)};")
+                                   f"{store(r, known_dtype(v.type))};")
                 stores.append((v, f"o{k}"))
             self.olines.append("}")
         for v in outputs:
@@ -2612,18 +2620,18 @@ class _Row:
             k = len(stores)
             r = self.ref(v, None, None)[0]
             guard = "if (threadIdx.x == 0) " if self.block_mode else ""
-            self.olines.append(f"{guard}o{k}[o] = {store(r, v.type.dtype)};")
+            self.olines.append(f"{guard}o{k}[o] = {store(r, known_dtype(v.type))};")
             stores.append((v, f"o{k}"))
         params: list[KParam] = []
         args: list[Arg] = []
         for v, p in self.loads:
-            params.append(KParam(f"const {ctype(v.type.dtype)}* __restrict__", p, "P"))
+            params.append(KParam(f"const {ctype(known_dtype(v.type))}* __restrict__", p, "P"))
             args.append(Ptr(v))
         for v, p in stores:
-            params.append(KParam(f"{ctype(v.type.dtype)}* __restrict__", p, "P"))
+            params.append(KParam(f"{ctype(known_dtype(v.type))}* __restrict__", p, "P"))
             args.append(Ptr(v))
         for v, p in self.scalars:
-            params.append(KParam(rtype(v.type.dtype), p, fmt_char(v.type.dtype)))
+            params.append(KParam(rtype(known_dtype(v.type)), p, fmt_char(known_dtype(v.type))))
             args.append(Scalar(v))
         head: list[str] = []
         if S > 1:

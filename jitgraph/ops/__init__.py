@@ -28,6 +28,7 @@ def lookup_py(f: Any) -> OpDef | None:
     return BY_PY.get(id(f))
 
 
-from . import elementwise, reduce, linalg, shape, creation, meta, adjoint, sort  # noqa: E402,F401
+# Registration order matters (BY_PY/BY_METHOD keep the first op), so not sorted.
+from . import elementwise, reduce, linalg, shape, creation, meta, adjoint, sort  # noqa: F401, I001
 
-__all__ = ["OPS", "OpDef", "defop", "lookup_py", "BY_METHOD"]
+__all__ = ["BY_METHOD", "OPS", "OpDef", "defop", "lookup_py"]

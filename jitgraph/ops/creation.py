@@ -2,7 +2,8 @@
 The fill value of `full`/`full_like` is a value input, so it may be a run-time scalar."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ def _check_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...
     return a["shape"]
 
 
+_f: Any  # the loops below bind NumPy functions of different types
 for _name, _f in (("zeros", np.zeros), ("ones", np.ones), ("empty", np.zeros)):
     defop(_name, _f, nin=0, params=("shape", "dtype"), attrs={"shape": (), "dtype": None},
           py=(getattr(np, _name),), canon=_canon_shape, shape=_check_shape,

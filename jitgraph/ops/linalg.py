@@ -3,7 +3,8 @@ and x.dot(w) map here for operands of rank 1 and 2)."""
 from __future__ import annotations
 
 import operator
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def broadcast_shape(ins: Sequence[TensorType], attrs: dict[str, Any]) -> tuple[i
                            + " cannot be broadcast together") from None
 
 
-def dtype_by_example(op: "OpDef") -> DTypeRule:
+def dtype_by_example(op: OpDef) -> DTypeRule:
     """NumPy decides: run impl on one-element inputs of the right dtypes and ranks
     (Python scalars for weak inputs). Memoized, so it costs once per signature."""
     def rule(ins: Sequence[TensorType], attrs: dict[str, Any]) -> np.dtype:

@@ -2,12 +2,13 @@
 once the input's rank is known (None -> every axis), so backends never see None."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..types import TensorType
-from . import defop
+from . import BY_PY, defop
 from .adjoint import is_float
 from .adjoint import unbroadcast as _ub
 from .opdef import dtype_attr, normalize_axes, normalize_axis
@@ -27,7 +28,7 @@ def _canon(ins: Sequence[TensorType], a: dict[str, Any], zero_d_axis_ok: bool
     if zero_d_axis_ok and ins[0].ndim == 0 and isinstance(axis, (int, np.integer)) \
             and axis in (0, -1):
         axis = ()  # ufunc reductions (not mean/var/std) take axis 0 / -1 on a 0-d array
-    out = {"axis": normalize_axes(axis, ins[0].ndim)}
+    out: dict[str, Any] = {"axis": normalize_axes(axis, ins[0].ndim)}
     if "dtype" in a:
         out["dtype"] = dtype_attr(a["dtype"])
     return out
@@ -52,7 +53,7 @@ def _check_nonempty(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, 
 def _reduction(name: str, f: Any, *, dtype_param: bool, empty_ok: bool = True,
                differentiable: bool = True, extra: dict[str, Any] | None = None,
                vjp: Any = None) -> None:
-    params = ("a", "axis", "dtype", "out", "keepdims") if dtype_param else (
+    params: tuple[str, ...] = ("a", "axis", "dtype", "out", "keepdims") if dtype_param else (
         "a", "axis", "out", "keepdims")
     attrs: dict[str, Any] = {"axis": None, "keepdims": False}
     if dtype_param:
@@ -150,7 +151,6 @@ _reduction("any", np.any, dtype_param=False, differentiable=False)
 _reduction("all", np.all, dtype_param=False, differentiable=False)
 _reduction("var", np.var, dtype_param=True, extra={"ddof": 0}, vjp=_rule(_var_vjp))
 _reduction("std", np.std, dtype_param=True, extra={"ddof": 0}, vjp=_rule(_std_vjp))
-from . import BY_PY  # noqa: E402
 BY_PY.setdefault(id(np.amax), BY_PY[id(np.max)])
 BY_PY.setdefault(id(np.amin), BY_PY[id(np.min)])
 
@@ -172,6 +172,7 @@ def _arg_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
     return tuple(d for i, d in enumerate(shape) if i != a["axis"])
 
 
+_f: Any  # the loops below bind NumPy functions of different types
 for _name, _f in (("argmax", np.argmax), ("argmin", np.argmin)):
     defop(_name, _f, nin=1, params=("a", "axis", "out", "keepdims"),
           attrs={"axis": None, "keepdims": False}, py=(_f,), methods=(_name,),

@@ -2,7 +2,8 @@
 element), so they agree with NumPy exactly and cost nothing whatever the size."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -212,13 +213,15 @@ def _getitem(x: Any, *dyn: Any, index: tuple = ()) -> Any:
 
 
 def _getitem_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, ...]:
+    dyn: list[Any] = []
     for t in ins[1:]:
         if t.dtype.kind not in "iub":  # type: ignore[union-attr]
             raise JitTypeError(f"index of type {t} is not an integer")
         if t.dtype.kind == "b" and t.shape != ():  # type: ignore[union-attr]
             raise JitTypeError("boolean mask indexing gives a data-dependent shape; "
                                "use np.where instead")
-    dyn = [0 if t.shape == () else np.zeros(t.shape, dtype=np.int64) for t in ins[1:]]
+        assert t.shape is not None
+        dyn.append(0 if t.shape == () else np.zeros(t.shape, dtype=np.int64))
     return tuple(ghost(ins[0])[build_index(a["index"], dyn)].shape)
 
 
