@@ -245,7 +245,7 @@ def test_generator_covers_features() -> None:
     """The strategy really draws each feature (guards the generator against going dull)."""
     seen: list[str] = []
 
-    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(programs())
     def collect(program: tuple[str, list[Any]]) -> None:
