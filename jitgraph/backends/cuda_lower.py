@@ -1955,6 +1955,35 @@ def _lower_scatter_add(low: Lowering, n: Node, rule: ScatterAdd) -> None:
 SCAN_BLOCK_MIN = 128         # a line this long scans with a block (when that reads coalesced)
 
 
+def _lines(low: Lowering, n: Node, x: Value, xdt: np.dtype, what: str
+           ) -> tuple[Value, tuple[tuple[int, ...], int, int, int, list[int], list[int],
+                                   list[int], int]]:
+    """The independent lines along n's axis (axis=None: the flattened array, in C order)
+    that a scan or a sort walks: x (flattened if need be) and (shape, line length, x's and
+    the contiguous output's strides along the axis, the other dims coalesced with x's and
+    the output's strides, how many lines)."""
+    axis = n.attrs["axis"]
+    if axis is None:
+        size = int(np.prod(low.shape(x), dtype=np.int64))
+        if len(low.shape(x)) != 1:
+            x = low.contiguous(x)
+            flat = low.new_value(TensorType(xdt, (size,)), "flat")
+            low.layout[flat] = Layout((size,), (1,))
+            low.steps.append(Alias(flat, x))
+            x = flat
+        axis = 0
+    lay = low.layout_of(x)
+    shape = lay.shape
+    if shape != low.shape(n.out):
+        raise LowerError(f"internal: {what} of {shape} into {low.shape(n.out)}")
+    ostr = Layout.contiguous(shape).strides
+    keep = [j for j in range(len(shape)) if j != axis]
+    kdims, (kx, ko) = coalesce([shape[j] for j in keep],
+                               [[lay.strides[j] for j in keep], [ostr[j] for j in keep]])
+    NO = int(np.prod(kdims, dtype=np.int64))
+    return x, (shape, shape[axis], lay.strides[axis], ostr[axis], kdims, kx, ko, NO)
+
+
 def _lower_scan(low: Lowering, n: Node, rule: Scan) -> None:
     """cumsum / cumprod: NumPy's accumulate (out[0] = x[0], out[i] = out[i-1] op x[i], in
     the output dtype; float16 rounds every step). Short or strided lines, and float16: a
@@ -1969,32 +1998,13 @@ def _lower_scan(low: Lowering, n: Node, rule: Scan) -> None:
     expr = step.expr_for(od) if isinstance(step, Elementwise) else None
     if expr is None:
         raise LowerError(f"no cuda rule for {n.op} on {od.name}")
-    axis = n.attrs["axis"]
-    if axis is None:                         # the flattened array, in C order
-        size = int(np.prod(low.shape(x), dtype=np.int64))
-        if len(low.shape(x)) != 1:
-            x = low.contiguous(x)
-            flat = low.new_value(TensorType(xdt, (size,)), "flat")
-            low.layout[flat] = Layout((size,), (1,))
-            low.steps.append(Alias(flat, x))
-            x = flat
-        axis = 0
-    lay = low.layout_of(x)
-    shape = lay.shape
-    if shape != low.shape(out):
-        raise LowerError(f"internal: scan of {shape} into {low.shape(out)}")
-    L, xs = shape[axis], lay.strides[axis]
-    ostr = Layout.contiguous(shape).strides
-    os_ = ostr[axis]
-    keep = [j for j in range(len(shape)) if j != axis]
-    kdims, (kx, ko) = coalesce([shape[j] for j in keep],
-                               [[lay.strides[j] for j in keep], [ostr[j] for j in keep]])
-    NO = int(np.prod(kdims, dtype=np.int64))
+    x, geo = _lines(low, n, x, xdt, "scan")
+    shape, L, xs, os_, kdims, kx, ko, NO = geo
     if NO * L == 0:
         low.steps.append(Alloc([out]))
         return
     R = rtype(od)
-    idx = index_type(NO * L, extent(shape, lay.strides))
+    idx = index_type(NO * L, extent(shape, low.layout_of(x).strides))
 
     def comb(a: str, b: str) -> str:
         text = expr.format(a, b)
@@ -2070,27 +2080,8 @@ def _lower_sort(low: Lowering, n: Node, rule: Sort) -> None:
     xdt, od = x.type.dtype, n.out.type.dtype
     assert xdt is not None and od is not None
     out = n.out
-    axis = n.attrs["axis"]
-    if axis is None:                         # the flattened array, in C order
-        size = int(np.prod(low.shape(x), dtype=np.int64))
-        if len(low.shape(x)) != 1:
-            x = low.contiguous(x)
-            flat = low.new_value(TensorType(xdt, (size,)), "flat")
-            low.layout[flat] = Layout((size,), (1,))
-            low.steps.append(Alias(flat, x))
-            x = flat
-        axis = 0
-    lay = low.layout_of(x)
-    shape = lay.shape
-    if shape != low.shape(out):
-        raise LowerError(f"internal: sort of {shape} into {low.shape(out)}")
-    L, xs = shape[axis], lay.strides[axis]
-    ostr = Layout.contiguous(shape).strides
-    os_ = ostr[axis]
-    keep = [j for j in range(len(shape)) if j != axis]
-    kdims, (kx, ko) = coalesce([shape[j] for j in keep],
-                               [[lay.strides[j] for j in keep], [ostr[j] for j in keep]])
-    NO = int(np.prod(kdims, dtype=np.int64))
+    x, geo = _lines(low, n, x, xdt, "sort")
+    shape, L, xs, os_, kdims, kx, ko, NO = geo
     if NO * L == 0:
         low.steps.append(Alloc([out]))
         return
@@ -2101,7 +2092,7 @@ def _lower_sort(low: Lowering, n: Node, rule: Sort) -> None:
     scratch = [low.new_value(TensorType(kdt, (NO * L,)), "keys") for _ in range(2)]
     if rule.arg:
         scratch += [low.new_value(TensorType(I64, (NO * L,)), "perm") for _ in range(2)]
-    idx = index_type(NO * L, extent(shape, lay.strides))
+    idx = index_type(NO * L, extent(shape, low.layout_of(x).strides))
     block_mode = L >= SORT_SHORT and (L >= SORT_BLOCK_MIN or NO < SORT_FEW_LINES)
     name = low.kernel_name(n.op)
     params = [KParam(f"const {ctype(xdt)}* __restrict__", "x", "P"),
