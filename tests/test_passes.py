@@ -579,3 +579,36 @@ def test_types_are_never_changed_by_the_pipeline() -> None:
     assert [v.type for v in out.results] == [v.type for v in g.results]
     assert all(isinstance(v.type, TensorType) and v.type.known
                for n in out.walk() for v in n.outputs)
+
+
+# ---------------------------------------------------------------- accumulate
+def _accumulate_graph(index: tuple, gshape: str, *extra: str) -> Graph:
+    b, (acc, g, *dyn) = make("f64[4,3]", gshape, *extra)
+    s = b.op("scatter_add", g, *dyn, index=index, shape=(4, 3))
+    return finish(b, b.op("add", s, acc))
+
+
+@pytest.mark.parametrize(("index", "gshape"), [
+    ((("int", 2),), "f64[3]"),
+    ((("slice", None, None, None), ("int", -1)), "f64[4]"),
+    ((("slice", 1, None, 2),), "f64[1,3]"),                  # broadcast along the rows
+])
+def test_accumulate_adds_into_the_region(index: tuple, gshape: str) -> None:
+    from jitgraph.ir.verify import verify
+    from jitgraph.passes.accumulate import accumulate
+    g = _accumulate_graph(index, gshape)
+    out = dce(accumulate(g))
+    verify(out)
+    assert counts(out)["scatter_add"] == 0 and counts(out)["setitem"] == 1
+    f, h = InterpBackend().compile(g), InterpBackend().compile(out)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        args = random_args(g, rng)
+        # equal as numbers: outside the region the dense sum turns -0.0 into +0.0
+        np.testing.assert_array_equal(f(args)[0], h(args)[0])
+
+
+def test_accumulate_leaves_array_indices_alone() -> None:
+    from jitgraph.passes.accumulate import accumulate
+    g = _accumulate_graph((("value",),), "f64[2,3]", "i64[2]")   # repeats must add up
+    assert counts(accumulate(g))["scatter_add"] == 1

@@ -263,9 +263,13 @@ def _setitem_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
     # x's cotangent is ct with the overwritten region zeroed; v's is that region of ct,
     # summed over the dims v was broadcast along. (Repeated integer-array indices keep
     # the last write in NumPy; their v gradient here counts every write.)
+    # (v's part is copied out first: then nothing reads ct, or a view of it, after x's
+    # setitem, which a backend does in place, so a reverse loop does not copy the whole
+    # cotangent every step)
     x, v, idx = n.inputs[0], n.inputs[1], n.inputs[2:]
+    gv = _ub(b, b.op("copy", b.op("getitem", ct, *idx, index=n.attrs["index"])), v) \
+        if is_float(v) else None
     gx = b.op("setitem", ct, b.const(0.0), *idx, index=n.attrs["index"]) if is_float(x) else None
-    gv = _ub(b, b.op("getitem", ct, *idx, index=n.attrs["index"]), v) if is_float(v) else None
     return [gx, gv] + [None] * len(idx)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from .. import config
 from ..ir.graph import Graph
+from .accumulate import accumulate
 from .const_fold import const_fold
 from .cse import cse
 from .dce import dce
@@ -32,6 +33,7 @@ PIPELINE: list[tuple[str, Pass]] = [
     ("lower_custom", lower_custom),
     ("const_fold", const_fold),
     ("simplify", simplify),
+    ("accumulate", accumulate),
     ("cse", cse),
     ("dce", dce),
     ("fuse", fuse),

@@ -75,10 +75,18 @@ def _one(kind: str, c: np.ndarray) -> bool:
     return kind != "c" and bool(np.all(c == 1))
 
 
+def _copy(n: Node, defs: Defs) -> Value | None:
+    # a copy of a slice stays: it frees the sliced array's buffer for an in-place setitem
+    # after it (setitem's VJP reads the region, then zeroes it)
+    inner = defs.get(n.inputs[0])
+    return None if inner is not None and inner.op == "getitem" else n.inputs[0]
+
+
 RULES: dict[str, Rule] = {
     # NOTE: for these ops, output type == input type means the output is the input.
     **{op: lambda n, defs: n.inputs[0] for op in (
-        "reshape", "broadcast_to", "cast", "sum_to_shape", "squeeze", "copy", "pos")},
+        "reshape", "broadcast_to", "cast", "sum_to_shape", "squeeze", "pos")},
+    "copy": _copy,
     "transpose": _transpose, "neg": _involution, "logical_not": _involution,
     "invert": _involution, "mul": _unit(_one, True), "div": _unit(_one, False),
     "pow": _unit(_one, False),
