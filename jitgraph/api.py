@@ -49,6 +49,11 @@ def _arg_key(a: Any) -> Any:
         return t
     if a is None:  # an optional argument left out: a compile-time None
         return _NONE_KEY
+    if t is tuple or t is list:  # a pytree of arrays/scalars: one graph param per leaf
+        ks = tuple(_arg_key(e) for e in a)
+        if a and all(k is not None and k is not _NONE_KEY for k in ks):
+            return ("tree", ks)
+        return None
     if isinstance(a, np.generic):
         return (a.dtype, ())
     if isinstance(a, np.ndarray):
@@ -64,15 +69,27 @@ def _arg_key(a: Any) -> Any:
     return None
 
 
-def _key_type(k: Any) -> TensorType:
+def _key_type(k: Any) -> Any:
+    """The type of one argument: a TensorType, or a tuple of them for a pytree."""
+    if isinstance(k, tuple) and k[0] == "tree":
+        return tuple(_key_type(e) for e in k[1])
     if isinstance(k, tuple):
         return TensorType(np.dtype(k[0]), tuple(k[1]))
     return type_of_python(k())
 
 
+def _leaves(t: Any) -> list[Any]:
+    """The leaves of a pytree of types or values, in order (a non-tuple is one leaf)."""
+    if isinstance(t, (tuple, list)):
+        return [leaf for e in t for leaf in _leaves(e)]
+    return [t]
+
+
 def _describe_key(k: Any) -> str:
     if k is _NONE_KEY:
         return "None"
+    if isinstance(k, tuple) and k and k[0] == "tree":
+        return "(" + ", ".join(_describe_key(e) for e in k[1]) + ")"
     if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], np.dtype):
         return str(_key_type(k))
     if isinstance(k, tuple) and k and k[0] == "static":
@@ -106,12 +123,19 @@ class Specialization:
         # one result returned as it is: the call's fast path indexes the outputs directly
         self.single: int | None = tree.spec[1] if tree.spec[0] == "v" and \
             convs[tree.spec[1]] is None else None
-        self.all_params = list(param_idx) == list(range(len(key)))
+        # a pytree argument is passed as its leaves
+        self.trees = any(isinstance(k, tuple) and k and k[0] == "tree" for k in key)
+        self.all_params = list(param_idx) == list(range(len(key))) and not self.trees
+
+    def inputs(self, args: Sequence[Any]) -> list[Any]:
+        """The native call's inputs: the non-static arguments, pytrees as their leaves."""
+        picked = [args[i] for i in self.param_idx]
+        return _leaves(picked) if self.trees else picked
 
     def __call__(self, args: Sequence[Any]) -> Any:
         # NOTE: the hot path of every compiled call; keep it to one native call and a
         # precomputed conversion of the results.
-        outs = self.run(args if self.all_params else [args[i] for i in self.param_idx])
+        outs = self.run(args if self.all_params else self.inputs(args))
         return self.finish(outs)
 
 
@@ -230,7 +254,7 @@ class ScriptFunction:
                     break
             else:
                 hit = fast[3]
-                outs = hit.run(args if hit.all_params else [args[j] for j in hit.param_idx])
+                outs = hit.run(args if hit.all_params else hit.inputs(args))
                 return outs[hit.single] if hit.single is not None else hit.finish(outs)
         if kwargs or len(args) != self._nargs:
             args = self._bind(args, kwargs)
@@ -246,8 +270,7 @@ class ScriptFunction:
                                             and isinstance(k[0], np.dtype)) for k in key):
             self._fast = (len(key), tuple(k[0] if k.__class__ is tuple else None for k in key),
                           tuple(k[1] if k.__class__ is tuple else k for k in key), entry)
-        return entry.finish(entry.run(args if entry.all_params
-                                      else [args[i] for i in entry.param_idx]))
+        return entry.finish(entry.run(args if entry.all_params else entry.inputs(args)))
 
     def _call_disabled(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -285,9 +308,10 @@ class ScriptFunction:
                                    f"Python/NumPy scalar, got {type(a).__name__}",
                                    arg=self._names[i])
             t = _key_type(k)
-            if t.dtype.kind not in "biufc":  # type: ignore[union-attr]
-                raise JitTypeError(f"argument {self._names[i]!r}: dtype {t.dtype} is not "
-                                   "supported", arg=self._names[i])
+            for leaf in _leaves(t):
+                if leaf.dtype.kind not in "biufc":  # type: ignore[union-attr]
+                    raise JitTypeError(f"argument {self._names[i]!r}: dtype {leaf.dtype} is "
+                                       "not supported", arg=self._names[i])
             idx.append(i)
             types.append(t)
         return statics, idx, types
@@ -481,14 +505,34 @@ class GradFunction(ScriptFunction):
             if i not in param_idx:
                 raise JitTypeError(f"cannot differentiate with respect to static argument "
                                    f"{self._names[i]!r}", arg=self._names[i])
-        local = tuple(list(param_idx).index(i) for i in argnums)
+        # graph params are the arguments' leaves (a pytree argument has several): the
+        # gradient of a pytree argument is a pytree of the same shape
+        offsets, off = [], 0
+        for t in types:
+            offsets.append(off)
+            off += len(_leaves(t))
+        nres = len(g.results)
+        local: list[int] = []
+
+        def spec_of(t: Any, start: int) -> tuple[Any, int]:
+            if isinstance(t, tuple):
+                parts = []
+                for e in t:
+                    sp, start = spec_of(e, start)
+                    parts.append(sp)
+                return ("t", parts), start
+            local.append(start)
+            return ("v", nres + len(local) - 1), start + 1
+
+        grads = []
+        for i in argnums:
+            j = list(param_idx).index(i)
+            grads.append(spec_of(types[j], offsets[j])[0])
         leaves = tree.value_leaves()
         if not 0 <= self.output_index < len(leaves):
             raise JitTypeError(f"{self.__name__}: output_index {self.output_index} is out of "
                                f"range: the function has {len(leaves)} array output(s)")
-        gg = vjp_graph(g, local, output_index=leaves[self.output_index])
-        nres = len(g.results)
-        grads = [("v", nres + j) for j in range(len(argnums))]
+        gg = vjp_graph(g, tuple(local), output_index=leaves[self.output_index])
         gspec = ("t", grads) if isinstance(self.argnums, tuple) else grads[0]
         spec = ("t", [tree.spec, gspec]) if self.with_value else gspec
         return gg, OutTree(spec), g
