@@ -298,13 +298,19 @@ class _Backward:
         rb.block.params = [Value(_PYINT, "k"), *ct_in, *acc_in]
         rb.block.results = [again, *ct_next, *acc_next]
         res = [v for v in _refs(rb.block) if v in inner]
+        # residuals that only depend on values from before the loop are computed once,
+        # before it, instead of being pushed every iteration (`1.0 - alpha` in a body)
+        hoisted = _invariants(body, res, inner)
+        res = [v for v in res if v not in hoisted]
 
         # the forward loop counts its iterations and pushes the residuals
         pre = Builder(Block(), n.loc)
         count0 = pre.const(0)
         tapes0 = [pre.op("tape_new") for _ in res]
+        moved = [m for m in body.nodes if m.outputs and m.outputs[0] in hoisted]
+        body.nodes = [m for m in body.nodes if not (m.outputs and m.outputs[0] in hoisted)]
         at = fwd.nodes.index(n)
-        fwd.nodes[at:at] = pre.block.nodes
+        fwd.nodes[at:at] = moved + pre.block.nodes
         count, tapes = Value(_PYINT, "count"), [Value(t.type, "tape") for t in tapes0]
         fb = Builder(body, n.loc)
         body.params += [count, *tapes]
@@ -357,6 +363,39 @@ def _fit(b: Builder, g: Value, t: TensorType, exact: bool = False) -> Value:
 
 def _unique(vs: Iterable[Value]) -> list[Value]:
     return list(dict.fromkeys(vs))
+
+
+def _invariants(body: Block, res: list[Value], inner: set[Value]) -> set[Value]:
+    """The residuals (and what they are computed from) that a loop body computes from
+    values defined before the loop only: constants and pure float elementwise ops, which
+    cannot fail, so running them once before the loop (even one that runs zero times)
+    changes nothing."""
+    defs = {v: m for m in body.nodes for v in m.outputs}
+    ok: set[Value] = set()
+    no: set[Value] = set()
+
+    def can(v: Value) -> bool:
+        if v in ok or v not in inner:
+            return True
+        m = defs.get(v)
+        if v in no or m is None or m.blocks or len(m.outputs) != 1:
+            no.add(v)
+            return False
+        if m.op != "constant" and not (m.op in OPS and OPS[m.op].pure
+                                       and OPS[m.op].elementwise
+                                       and m.out.type.dtype is not None
+                                       and m.out.type.dtype.kind == "f"):
+            no.add(v)
+            return False
+        if not all(can(i) for i in m.inputs):
+            no.add(v)
+            return False
+        ok.add(v)
+        return True
+
+    for r in res:
+        can(r)
+    return ok
 
 
 def _defined(block: Block) -> set[Value]:

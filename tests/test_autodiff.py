@@ -1045,3 +1045,27 @@ def test_script_grad_of_grad() -> None:
     d2 = jg.grad(jg.grad(fe_branch, backend="interp"), backend="interp")
     assert d2(0.7) == pytest.approx(6 * 0.7)
     assert d2(-1.3) == pytest.approx(2 * np.cos(-1.3) + 1.3 * np.sin(-1.3))
+
+
+def _ema_loss(x, alpha, n):
+    acc = x[0] * 0.0
+    for i in range(n):
+        acc = alpha * x[i] + (1.0 - alpha) * acc
+    return acc * acc
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_loop_invariant_residuals_are_computed_once_not_taped(n: int) -> None:
+    """(1.0 - alpha) is needed by the reverse pass but depends only on values from before
+    the loop: it is computed before the loop, not pushed every iteration; the gradient is
+    unchanged, also when the loop runs zero times."""
+    x = np.random.default_rng(0).standard_normal(6)
+    f = jg.grad(jg.script(_ema_loss, backend="interp"), argnums=(0, 1))
+    gx, ga = f(x, 0.3, n)
+    num_x = central_diff(lambda v: _ema_loss(v, 0.3, n), x)
+    num_a = (_ema_loss(x, 0.3 + 1e-6, n) - _ema_loss(x, 0.3 - 1e-6, n)) / 2e-6
+    np.testing.assert_allclose(gx, num_x, rtol=1e-6, atol=1e-9)
+    assert abs(ga - num_a) < 1e-6
+    text = f.dump(x, 0.3, n, stage="grad")
+    subs = [line for line in text.splitlines() if "= sub(" in line and "%alpha" in line]
+    assert subs and all(line.startswith("  %") for line in subs), text   # outside the loop
