@@ -498,6 +498,23 @@ def index_type(*extents: int) -> str:
     return "int" if max(extents, default=0) < (1 << 30) else "long long"
 
 
+def grid_stride_kernel(low: Lowering, tag: str, idx: str, n: int, params: list[KParam],
+                       args: list[Any], body: list[str], scalars: Sequence[tuple[Value, str]],
+                       allocs: list[Value]) -> None:
+    """One kernel from kernels/elementwise.cu (a grid-stride loop of `idx` over n running
+    `body`), with the run-time scalars appended to its parameters, and its launch, which
+    allocates `allocs` first."""
+    for v, var in scalars:
+        params.append(KParam(rtype(known_dtype(v.type)), var, fmt_char(known_dtype(v.type))))
+        args.append(Scalar(v))
+    name = low.kernel_name(tag)
+    text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
+        name=name, block=BLOCK, idx=idx, n=str(n),
+        params=", ".join(f"{p.ctype} {p.name}" for p in params), body="\n".join(body))
+    low.add_kernel(Kernel(name, params, text))
+    low.steps.append(Launch(name, grid_for(n, BLOCK, low.max_grid), BLOCK, args, allocs))
+
+
 def grid_for(n: int, per_block: int, cap: int) -> int:
     return max(1, min(-(-n // per_block), cap))
 
@@ -641,16 +658,7 @@ class _Ew:
             off = "i" if list(vec) == list(contiguous) else offset_expr("i", vec)
             line = f"{p}[{off}] = {store(st.var, known_dtype(st.value.type))};"
             body.append(f"{ind}if ({' && '.join(guard)}) {line}" if guard else ind + line)
-        for v, var in self.scalars:
-            params.append(KParam(rtype(known_dtype(v.type)), var, fmt_char(known_dtype(v.type))))
-            args.append(Scalar(v))
-        name = low.kernel_name(tag)
-        text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
-            name=name, block=BLOCK, idx=idx, n=str(n),
-            params=", ".join(f"{p.ctype} {p.name}" for p in params), body="\n".join(body))
-        low.add_kernel(Kernel(name, params, text))
-        low.steps.append(Launch(name, grid_for(n, BLOCK, low.max_grid), BLOCK, args,
-                                list(allocs)))
+        grid_stride_kernel(low, tag, idx, n, params, args, body, self.scalars, list(allocs))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1350,16 +1358,8 @@ def _index_kernel(low: Lowering, tag: str, plan: _AdvIndex, err: Value, mode: st
         body.append(f"{ind}if (!bad) atomicMax(win + a, ({wt})i + 1);")
     params.append(KParam("long long* __restrict__", "err", "P"))
     args.append(Ptr(err))
-    for v, var in scalars:
-        params.append(KParam(rtype(known_dtype(v.type)), var, fmt_char(known_dtype(v.type))))
-        args.append(Scalar(v))
-    name = low.kernel_name(tag)
-    text = string.Template(_strip_comments(read_template("elementwise.cu"))).substitute(
-        name=name, block=BLOCK, idx=idx, n=str(n),
-        params=", ".join(f"{p.ctype} {p.name}" for p in params), body="\n".join(body))
-    low.add_kernel(Kernel(name, params, text))
-    low.steps.append(Launch(name, grid_for(n, BLOCK, low.max_grid), BLOCK, args,
-                            [out] if mode == "gather" and out is not None else []))
+    grid_stride_kernel(low, tag, idx, n, params, args, body, scalars,
+                       [out] if mode == "gather" and out is not None else [])
 
 
 def _lower_gather(low: Lowering, n: Node) -> None:
