@@ -498,6 +498,18 @@ class Lowerer:
                 b.call(decref, [o])
             b.ret(b.call(vcall, [selfobj, args, nargs, ir.Constant(PTR, None)]))
 
+        def release_if_null(obj: ir.Value, name: str) -> None:
+            """A C API call gave NULL (its exception is set): release what was made and
+            return NULL, so that Python raises it."""
+            bad = fn.append_basic_block(f"{name}.null")
+            good = fn.append_basic_block(name)
+            b.cbranch(b.icmp_unsigned("==", obj, ir.Constant(PTR, None)), bad, good)
+            b.position_at_end(bad)
+            for o in made:
+                b.call(decref, [o])
+            b.ret(ir.Constant(PTR, None))
+            b.position_at_end(good)
+
         def branch_unless(ok: ir.Value, name: str) -> None:
             bad = fn.append_basic_block(f"{name}.no")
             good = fn.append_basic_block(name)
@@ -526,7 +538,6 @@ class Lowerer:
         # ones in stack slots
         incref = self.declare("jg_Py_IncRef", ir.VoidType(), [PTR])
         empty = self.declare("jg_PyArray_Empty", PTR, [I32, PTR, PTR, I32])
-        null = ir.Constant(PTR, None)
         datas, results = [], []
         for j, t in enumerate(self.abi.outputs):
             if t.weak:
@@ -545,14 +556,7 @@ class Lowerer:
             dims.linkage = "internal"
             b.call(incref, [descr])
             arr = b.call(empty, [ir.Constant(I32, len(shape)), dims, descr, ir.Constant(I32, 0)])
-            failed = fn.append_basic_block(f"nomem{j}")
-            fine = fn.append_basic_block(f"out{j}")
-            b.cbranch(b.icmp_unsigned("==", arr, null), failed, fine)
-            b.position_at_end(failed)              # MemoryError is set: release, return
-            for o in made:
-                b.call(decref, [o])
-            b.ret(null)
-            b.position_at_end(fine)
+            release_if_null(arr, f"out{j}")
             made.append(arr)
             datas.append(self._data_ptr(arr, b))
             results.append(arr)
@@ -577,26 +581,12 @@ class Lowerer:
             else:
                 o = b.call(self.declare("jg_PyLong_FromLongLong", PTR, [I64]),
                            [b.load(r, typ=I64)])
-            failed = fn.append_basic_block("noscalar")
-            fine = fn.append_basic_block("scalar")
-            b.cbranch(b.icmp_unsigned("==", o, null), failed, fine)
-            b.position_at_end(failed)
-            for x in made:
-                b.call(decref, [x])
-            b.ret(null)
-            b.position_at_end(fine)
+            release_if_null(o, "scalar")
             made.append(o)
             objs_out.append(o)
         lst = b.call(self.declare("jg_PyList_New", PTR, [I64]),
                      [ir.Constant(I64, len(objs_out))])
-        failed = fn.append_basic_block("nolist")
-        fine = fn.append_basic_block("list")
-        b.cbranch(b.icmp_unsigned("==", lst, null), failed, fine)
-        b.position_at_end(failed)
-        for x in made:
-            b.call(decref, [x])
-        b.ret(null)
-        b.position_at_end(fine)
+        release_if_null(lst, "list")
         if objs_out:                               # PyList_SET_ITEM: the list takes them
             slots = self._field(lst, OFF_SEQ_ITEMS, PTR, b)
             for j, o in enumerate(objs_out):
