@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 pytest.importorskip("llvmlite")
+
+from test_llvm_backend import T, build
 
 from jitgraph import config
 from jitgraph.backends.interp import InterpBackend
@@ -22,19 +23,6 @@ from jitgraph.types import TensorType
 
 F32, F64, I64 = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def T(dt: Any, *shape: int) -> TensorType:
-    return TensorType(np.dtype(dt), tuple(shape))
-
-
-def build(params: list[TensorType], body: Callable[..., Any], name: str = "g") -> Graph:
-    b = Builder()
-    vs = [Value(t, f"p{i}") for i, t in enumerate(params)]
-    b.block.params.extend(vs)
-    outs = body(b, *vs)
-    b.block.results.extend(outs if isinstance(outs, (list, tuple)) else [outs])
-    return Graph(name, b.block)
 
 
 @pytest.fixture(autouse=True)
