@@ -115,10 +115,11 @@ class Specialization:
         self.param_idx = param_idx
         self.out_types = [v.type for v in optimized.results]
         # A result that is a parameter or a constant would hand the caller's own array (or
-        # the graph's constant) back; eager NumPy returns a new array, so copy those.
+        # the graph's constant) back; eager NumPy returns a new array, so copy those. The
+        # CPU backend already writes every result into a fresh array of its own.
         made = {v for n in optimized.body.nodes if n.op != "constant" for v in n.outputs}
-        convs = [_converter(t, v not in made) for v, t in zip(optimized.results,
-                                                              self.out_types)]
+        convs = [_converter(t, v not in made and backend != "cpu")
+                 for v, t in zip(optimized.results, self.out_types)]
         self.finish = _finisher(tree, convs)
         # one result returned as it is: the call's fast path indexes the outputs directly
         self.single: int | None = tree.spec[1] if tree.spec[0] == "v" and \

@@ -296,6 +296,20 @@ def test_array_results_are_ndarrays():
     assert type(r) is np.ndarray and r.shape == (2, 4) and r.dtype == np.float32
 
 
+@pytest.mark.parametrize("backend", ["interp", "cpu"])
+def test_returned_argument_is_a_new_array(backend):
+    # eager NumPy's x * 1.0 and x.copy() are new arrays; simplify turns both into the
+    # argument itself, and the caller must still get memory of its own (exactly once)
+    x = arr(4, 3)
+    for fn in (lambda x: x * 1.0, lambda x: x.copy(), lambda x: (x, x)):
+        got = jg.script(fn, backend=backend, fallback="error")(x)
+        for r in (got if isinstance(got, tuple) else (got,)):
+            assert isinstance(r, np.ndarray) and not np.shares_memory(r, x)
+            np.testing.assert_array_equal(r, x)
+        if isinstance(got, tuple):
+            assert not np.shares_memory(got[0], got[1])
+
+
 # ================================================================== inspecting
 def test_graph_text_names_user_variables():
     f = jg.script(model, backend="interp")
