@@ -14,6 +14,7 @@ import numpy as np
 
 from . import config
 from .errors import JitTypeError, ScriptError
+from .frontend.values import DictType, sorted_keys
 from .ir.graph import Block, Builder, Graph, Value
 from .types import UNKNOWN, TensorType, type_of_python
 
@@ -54,6 +55,15 @@ def _arg_key(a: Any) -> Any:
         if a and all(k is not None and k is not _NONE_KEY for k in ks):
             return ("tree", ks)
         return None
+    if t is dict:   # a dict pytree: its entries in sorted-key order, as JAX flattens it
+        try:
+            names = tuple(sorted_keys(a))
+        except TypeError:
+            return None
+        ks = tuple(_arg_key(a[n]) for n in names)
+        if a and all(k is not None and k is not _NONE_KEY for k in ks):
+            return ("dict", names, ks)
+        return None
     if isinstance(a, np.generic):
         return (a.dtype, ())
     if isinstance(a, np.ndarray):
@@ -73,6 +83,8 @@ def _key_type(k: Any) -> Any:
     """The type of one argument: a TensorType, or a tuple of them for a pytree."""
     if isinstance(k, tuple) and k[0] == "tree":
         return tuple(_key_type(e) for e in k[1])
+    if isinstance(k, tuple) and k[0] == "dict":
+        return DictType(k[1], [_key_type(e) for e in k[2]])
     if isinstance(k, tuple):
         return TensorType(np.dtype(k[0]), tuple(k[1]))
     return type_of_python(k())
@@ -82,6 +94,8 @@ def _leaves(t: Any) -> list[Any]:
     """The leaves of a pytree of types or values, in order (a non-tuple is one leaf)."""
     if isinstance(t, (tuple, list)):
         return [leaf for e in t for leaf in _leaves(e)]
+    if isinstance(t, dict):
+        return [leaf for n in sorted_keys(t) for leaf in _leaves(t[n])]
     return [t]
 
 
@@ -90,6 +104,8 @@ def _describe_key(k: Any) -> str:
         return "None"
     if isinstance(k, tuple) and k and k[0] == "tree":
         return "(" + ", ".join(_describe_key(e) for e in k[1]) + ")"
+    if isinstance(k, tuple) and k and k[0] == "dict":
+        return "{" + ", ".join(f"{n!r}: {_describe_key(e)}" for n, e in zip(k[1], k[2])) + "}"
     if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], np.dtype):
         return str(_key_type(k))
     if isinstance(k, tuple) and k and k[0] == "static":
@@ -125,7 +141,7 @@ class Specialization:
         self.single: int | None = tree.spec[1] if tree.spec[0] == "v" and \
             convs[tree.spec[1]] is None else None
         # a pytree argument is passed as its leaves
-        self.trees = any(isinstance(k, tuple) and k and k[0] == "tree" for k in key)
+        self.trees = any(isinstance(k, tuple) and k and k[0] in ("tree", "dict") for k in key)
         self.all_params = list(param_idx) == list(range(len(key))) and not self.trees
 
     def inputs(self, args: Sequence[Any]) -> list[Any]:
@@ -305,9 +321,12 @@ class ScriptFunction:
                 statics[i] = a
                 continue
             if k is None:
+                what = ("a dict whose keys are not all of one sortable type (a pytree's "
+                        "entries are ordered by key, as JAX orders them), or has an entry "
+                        "that is not an array, a number or a pytree"
+                        if isinstance(a, dict) else type(a).__name__)
                 raise JitTypeError(f"argument {self._names[i]!r}: expected a NumPy array or a "
-                                   f"Python/NumPy scalar, got {type(a).__name__}",
-                                   arg=self._names[i])
+                                   f"Python/NumPy scalar, got {what}", arg=self._names[i])
             t = _key_type(k)
             for leaf in _leaves(t):
                 if leaf.dtype.kind not in "biufc":  # type: ignore[union-attr]
@@ -521,6 +540,8 @@ class GradFunction(ScriptFunction):
                 for e in t:
                     sp, start = spec_of(e, start)
                     parts.append(sp)
+                if isinstance(t, DictType):
+                    return ("d", list(t.keys), parts), start
                 return ("t", parts), start
             local.append(start)
             return ("v", nres + len(local) - 1), start + 1

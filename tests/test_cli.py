@@ -227,7 +227,7 @@ def test_main_script_error_in_file(capsys, tmp_path):
 
         @jg.script
         def bad(x):
-            return {0: x for _ in range(2)}
+            return {x for _ in range(2)}
     """))
     rc, _out, err = call(capsys, "ir", f"{src}:bad")
     assert rc == 1

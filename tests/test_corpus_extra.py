@@ -24,9 +24,19 @@ sys.path.insert(0, os.path.dirname(__file__))
 from compare import assert_same_result as _assert_same
 from compare import describe
 from compare import input_tolerance as _input_tolerance
-from corpus_extra import EXTRA
+from corpus_extra import EXTRA as _EXTRA
 
 import jitgraph as jg
+
+# Later corpora in the same format, each its own module of user-style functions whose
+# names carry the module's prefix (tests/corpus_<prefix>.py, entries named <prefix>_...).
+LATER_CORPORA = ("corpus_sci", "corpus_ml", "corpus_algo")
+EXTRA: dict[str, Any] = dict(_EXTRA)
+for _mod in LATER_CORPORA:
+    if os.path.exists(os.path.join(os.path.dirname(__file__), _mod + ".py")):
+        _table = __import__(_mod).CORPUS
+        assert not set(_table) & set(EXTRA), f"{_mod}: names already taken"
+        EXTRA.update(_table)
 
 RTOL = {np.dtype(np.float16): 1e-3, np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-9}
 
@@ -281,9 +291,9 @@ def uses_genexp(x):
     return sum(x[i] for i in range(3))
 
 
-def uses_dictcomp(x):
-    d = {i: x[i] for i in range(2)}
-    return d[0]
+def uses_setcomp(x):
+    d = {x[i] for i in range(2)}
+    return d
 
 
 def uses_class(x):
@@ -369,9 +379,9 @@ def uses_del(x):
     return x
 
 
-def uses_dict_literal(x):
-    d = {"a": x}
-    return d["a"]
+def uses_set_literal(x):
+    d = {x, x}
+    return d
 
 
 def dense(x, w):
@@ -505,10 +515,10 @@ def uses_string_dtype(x):
 #   "TypeError": the call raises exactly TypeError (Python's argument binding)
 #   "ok|ScriptError|JitTypeError": probes of things eager NumPy accepts: either the compiled
 #       result equals eager, or the documented refusal (never another exception or a crash)
-_SYNTAX = ["try", "with", "lambda", "dictcomp", "class", "global",
+_SYNTAX = ["try", "with", "lambda", "setcomp", "class", "global",
            "import", "yield", "star_args", "kwargs",
            "attr_assign", "print", "fstring", "walrus",
-           "del", "dict_literal", "kwonly", "starred_assign"]
+           "del", "set_literal", "kwonly", "starred_assign"]
 BAD_CASES: dict[str, tuple[str, str]] = {
     f"syntax_{s}": (f"jg.script(M.uses_{s}, backend=B)", "ScriptError@decoration")
     for s in _SYNTAX

@@ -457,6 +457,8 @@ def call_method(em: Emitter, obj: Any, name: str, args: list[Any], kwargs: dict[
         if is_scalar(obj) and hasattr(obj, name) and all(is_static(a) for a in args):
             return getattr(obj, name)(*args, **kwargs)
         obj = em.as_value(obj)
+    if not em.typed and name in ("items", "keys", "values", "get", "copy"):
+        return em.opaque(f".{name}()", [obj])    # generic graph: maybe a dict argument's
     if name == "reshape":
         shape = kwargs.pop("shape", None) if not args else _shape_args(args)
         if kwargs:

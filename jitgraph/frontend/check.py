@@ -2,12 +2,13 @@
 naming the construct, with file, line, column, the source line and a caret.
 
 Some constructs are allowed only in one place: strings and f-strings in the exception
-of a `raise` (its message, evaluated at compile time) and in the arguments that name a
-dtype or a mode; `*x` in call arguments and tuple/list displays (not in assignment
+of a `raise` (its message, evaluated at compile time), in the arguments that name a
+dtype or a mode, and as dict keys (`params["w"]`, `{"w": w}`, `"w" in params`); `*x` in call arguments and tuple/list displays (not in assignment
 targets); nested `def`s without decorators or *args/**kwargs/keyword-only parameters."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 
 from ..errors import ScriptError
 from .source import FunctionSource
@@ -20,18 +21,18 @@ _ALLOWED = (
     ast.Name, ast.Constant, ast.Tuple, ast.List, ast.IfExp, ast.Slice, ast.keyword,
     ast.Load, ast.Store, ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
     ast.Raise, ast.FunctionDef, ast.ListComp, ast.GeneratorExp, ast.Starred,
-    ast.JoinedStr, ast.FormattedValue,
+    ast.JoinedStr, ast.FormattedValue, ast.Dict, ast.DictComp,
 )
 
 _NAMES = {
     ast.Try: "try statement", ast.With: "with statement",
     ast.Yield: "yield", ast.YieldFrom: "yield from", ast.Await: "await",
     ast.Lambda: "lambda",
-    ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension",
+    ast.SetComp: "set comprehension",
     ast.ClassDef: "class definition", ast.AsyncFunctionDef: "async function",
     ast.Global: "global statement", ast.Nonlocal: "nonlocal statement",
     ast.Delete: "del statement", ast.Import: "import statement",
-    ast.ImportFrom: "import statement", ast.Dict: "dict", ast.Set: "set",
+    ast.ImportFrom: "import statement", ast.Set: "set",
     ast.NamedExpr: "assignment expression (:=)", ast.AsyncFor: "async for",
     ast.AsyncWith: "async with", ast.Match: "match statement",
 }
@@ -80,7 +81,7 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool, in_raise: bool = F
     if not isinstance(node, _ALLOWED):
         _fail(node, src, type(node).__name__)
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and \
-            id(node) not in _DTYPE_STRINGS and not in_raise:
+            id(node) not in _DTYPE_STRINGS and id(node) not in _KEY_STRINGS and not in_raise:
         _fail(node, src, "string", "strings are not values jitgraph can compute with")
     if isinstance(node, ast.JoinedStr) and not in_raise:
         _fail(node, src, "f-string", "f-strings are allowed only in the message of a raise")
@@ -100,15 +101,21 @@ def _check(node: ast.AST, src: FunctionSource, in_loop: bool, in_raise: bool = F
         for d in node.args.defaults:
             _check(d, src, in_loop)
         return
-    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.DictComp)):
         for g in node.generators:
             if g.is_async:
                 _fail(node, src, "async comprehension")
             _check_target(g.target, src, augmented=False)
             for part in [g.iter, *g.ifs]:
                 _check(part, src, in_loop, in_raise)
-        _check(node.elt, src, in_loop, in_raise)
+        if isinstance(node, ast.DictComp):
+            _KEY_STRINGS.update(_strings([node.key]))
+            _check(node.key, src, in_loop, in_raise)
+            _check(node.value, src, in_loop, in_raise)
+        else:
+            _check(node.elt, src, in_loop, in_raise)
         return
+    _KEY_STRINGS.update(_key_strings(node))
     if isinstance(node, ast.Starred) and not isinstance(node.ctx, ast.Load):
         _fail(node, src, "starred assignment")
     if isinstance(node, ast.Call):
@@ -173,6 +180,28 @@ def _dtype_string_args(call: ast.Call) -> list[ast.expr]:
     if name in ("sort", "argsort"):
         out += [k.value for k in call.keywords if k.arg == "kind"]
     return [a for a in out if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+
+
+# Strings that name a dict entry: d["w"], {"w": w}, "w" in d, k == "w", d.get("w").
+_KEY_STRINGS: set[int] = set()
+
+
+def _strings(nodes: Sequence[ast.expr | None]) -> list[int]:
+    return [id(n) for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _key_strings(node: ast.AST) -> list[int]:
+    if isinstance(node, ast.Subscript):
+        sl = node.slice
+        return _strings(list(sl.elts) if isinstance(sl, ast.Tuple) else [sl])
+    if isinstance(node, ast.Dict):
+        return _strings(list(node.keys))
+    if isinstance(node, ast.Compare):
+        return _strings([node.left, *node.comparators])
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in ("get", "pop") and node.args:
+        return _strings(node.args[:1])
+    return []
 
 
 def _check_target(t: ast.AST, src: FunctionSource, augmented: bool) -> None:

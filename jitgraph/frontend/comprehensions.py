@@ -1,6 +1,7 @@
 """Comprehensions and `*` unpacking: both need the items of an iterable at compile time.
 
-`[f(v) for v in it if cond]` and `(f(v) for v in it)` are unrolled while specializing:
+`[f(v) for v in it if cond]`, `(f(v) for v in it)` and `{k: f(v) for k, v in d.items()}`
+are unrolled while specializing:
 the result is a Python list of values, one per item, so `np.stack(...)`, `sum(...)`,
 `max(...)` and `tuple(...)` of it work as on any list. The iterable must have a length
 known at compile time: range(...) with static bounds, a tuple or list, zip / enumerate /
@@ -39,7 +40,8 @@ _ITERATORS = (builtins.range, builtins.zip, builtins.enumerate, builtins.reverse
 
 class ComprehensionEmitter(EmitterCore):
     # ---------------------------------------------------------------- comprehensions
-    def comprehension(self, e: ast.ListComp | ast.GeneratorExp) -> list[Any]:
+    def comprehension(self, e: ast.ListComp | ast.GeneratorExp | ast.DictComp
+                      ) -> list[Any] | dict[Any, Any]:
         saved = self.env
         self.env = dict(saved)  # the comprehension's own scope: its targets do not leak
         out: list[Any] = []
@@ -47,11 +49,17 @@ class ComprehensionEmitter(EmitterCore):
             self._unroll(e, 0, out)
         finally:
             self.env = saved
+        if isinstance(e, ast.DictComp):     # {k: v for ...}: the pairs, last one wins
+            return dict(out)
         return out
 
-    def _unroll(self, e: ast.ListComp | ast.GeneratorExp, k: int, out: list[Any]) -> None:
+    def _unroll(self, e: ast.ListComp | ast.GeneratorExp | ast.DictComp, k: int,
+                out: list[Any]) -> None:
         if k == len(e.generators):
-            out.append(self.ev(e.elt))
+            if isinstance(e, ast.DictComp):
+                out.append((self.dict_key(self.ev(e.key), e.key), self.ev(e.value)))
+            else:
+                out.append(self.ev(e.elt))
             if len(out) > MAX_UNROLL:
                 raise self.type_error(f"this comprehension unrolls to more than {MAX_UNROLL} "
                                       "items; write a for loop or a vectorized expression")
@@ -146,6 +154,8 @@ class ComprehensionEmitter(EmitterCore):
         (typed) an array's rows, one getitem each."""
         if isinstance(x, (tuple, list)):
             return list(x)
+        if isinstance(x, dict):
+            return list(x)         # a dict pytree's keys, as Python iterates it
         enum = isinstance(x, Enumerated)
         arr = x.value if enum else x
         if isinstance(arr, np.ndarray):

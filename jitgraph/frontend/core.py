@@ -44,6 +44,8 @@ class EmitterCore:
         # helpers, whose parameters (self.params) are never writable
         self.own = Ownership() if own is None else own
         self.params: set[Value] = set()
+        # the dict arguments (pytrees) by identity -> their parameter names, for errors
+        self.dict_args: dict[int, str] = {}
         # Provenance: which Python int/bool arguments a scalar value was computed from, so
         # a use that needs a compile-time value (an axis, a shape) can make them static.
         self.prov: dict[Value, frozenset[int]] = {} if prov is None else prov
@@ -112,6 +114,13 @@ class EmitterCore:
             return self.b.const(arr, TensorType(arr.dtype, arr.shape))
         if isinstance(x, (tuple, list)) and x:
             return self.op("stack", [self.as_value(e) for e in x], {"axis": 0})
+        if isinstance(x, dict) and self.typed:
+            arg = self.dict_args.get(id(x))
+            of = f"argument {arg!r}, " if arg else ""
+            raise self.type_error(f"expected an array or a number for {what}, got {of}a dict: "
+                                  "a dict is a pytree of values (index it, pass it to "
+                                  "functions, return it); a loop cannot carry one, so keep "
+                                  "its entries in separate variables there", arg=arg)
         if not self.typed:  # generic graphs only show structure: an opaque constant
             return self.b.node("constant", (), {"value": _describe(x)}, (UNKNOWN,),
                                loc=self.loc).out
@@ -320,7 +329,12 @@ class EmitterCore:
 
         def subscript(self, e: ast.Subscript) -> Any: ...
 
-        def comprehension(self, e: ast.ListComp | ast.GeneratorExp) -> list[Any]: ...
+        def comprehension(self, e: ast.ListComp | ast.GeneratorExp | ast.DictComp
+                          ) -> list[Any] | dict[Any, Any]: ...
+
+        def dict_key(self, k: Any, node: ast.AST) -> Any: ...
+
+        def dict_item(self, d: dict[Any, Any], key: Any, node: ast.expr) -> Any: ...
 
         def elements(self, elts: list[ast.expr]) -> tuple[list[Any], bool]: ...
 

@@ -25,7 +25,15 @@ from ..types import UNKNOWN, TensorType
 from .check import check_function
 from .core import EmitterCore
 from .source import FunctionSource, function_source
-from .values import BoundMethod, NestedFunction, _describe, _unwrap_none, is_static
+from .values import (
+    BoundMethod,
+    DictType,
+    NestedFunction,
+    _describe,
+    _unwrap_none,
+    is_static,
+    sorted_keys,
+)
 
 if TYPE_CHECKING:
     from .emit import Emitter
@@ -65,6 +73,9 @@ class CallEmitter(EmitterCore):
                 raise self.type_error(f"str.{f.__name__}() of run-time values: a raise's "
                                       "message is built at compile time")
             return f(*args, **kwargs)
+        owner = getattr(f, "__self__", None)
+        if inspect.isbuiltin(f) and isinstance(owner, dict):
+            return self.dict_method(owner, f.__name__, args, kwargs)
         if isinstance(f, BoundMethod):
             return call_method(em, f.obj, f.name, args, kwargs, node)
         special = SPECIAL.get(id(f))
@@ -92,6 +103,22 @@ class CallEmitter(EmitterCore):
         if getattr(f, "__module__", None) == "math" and callable(f):
             return self.call_math(f, args, kwargs, node)
         raise self.script_error(f"call to {_describe(f)} is not supported", node, "call")
+
+    def dict_method(self, d: dict[Any, Any], name: str, args: list[Any],
+                    kwargs: dict[str, Any]) -> Any:
+        """The read-only methods of a dict pytree, evaluated now (its keys are static);
+        views come back as lists, which loops and comprehensions unroll."""
+        if kwargs or not all(is_static(a) for a in args[:1]):
+            raise self.type_error(f"dict.{name}(): the key must be known at compile time")
+        if name in ("keys", "values", "items") and not args:
+            return list(getattr(d, name)())
+        if name == "get" and 1 <= len(args) <= 2:
+            return d.get(args[0], args[1] if len(args) == 2 else None)
+        if name == "copy" and not args:
+            return dict(d)
+        raise self.type_error(f"dict.{name}() is not supported in scripted functions (a dict "
+                              "is a pytree of values: read it with d[k], d.get, d.keys(), "
+                              "d.values(), d.items(); build a new one with {...})")
 
     def call_math(self, f: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST
                   ) -> Any:
@@ -200,13 +227,33 @@ class CallEmitter(EmitterCore):
         for i in argnums:
             if i >= len(bound):
                 raise self.type_error(f"argnums {i} is out of range for {len(bound)} arguments")
-        # Static arguments stay static unless differentiated.
+        # Static arguments stay static unless differentiated; tuples, lists and dicts of
+        # values are pytrees (one graph parameter per leaf), as at the top level.
         param_idx = [i for i, a in enumerate(bound) if not is_static(a) or i in argnums]
-        vals = [self.as_value(bound[i]) for i in param_idx]
+        types, vals, provs = [], [], []
+        for i in param_idx:
+            t, leaves = self.tree_of(bound[i])
+            types.append(t)
+            vals += leaves
+            provs.append(self.prov.get(leaves[0], frozenset()) if len(leaves) == 1 and
+                         isinstance(t, TensorType) else frozenset())
         statics = {i: a for i, a in enumerate(bound) if i not in param_idx}
-        gg, tree, _ = gf.function_graph([v.type for v in vals], statics, param_idx,
-                                        [self.prov.get(v, frozenset()) for v in vals])
+        gg, tree, _ = gf.function_graph(types, statics, param_idx, provs)
         return tree.build(inline_graph(self.b, gg, vals))
+
+    def tree_of(self, x: Any) -> tuple[Any, list[Value]]:
+        """(type, leaves) of an argument: a tuple/list/dict holding run-time values is a
+        pytree (DictType for a dict, its leaves in sorted-key order), anything else one
+        value."""
+        if isinstance(x, dict) and not is_static(x):
+            keys = sorted_keys(x)
+            parts = [self.tree_of(x[k]) for k in keys]
+            return DictType(keys, [p[0] for p in parts]), [v for p in parts for v in p[1]]
+        if isinstance(x, (tuple, list)) and x and not is_static(x):
+            parts = [self.tree_of(e) for e in x]
+            return tuple(p[0] for p in parts), [v for p in parts for v in p[1]]
+        v = self.as_value(x)
+        return v.type, [v]
 
     def call_custom(self, cv: Any, args: list[Any], kwargs: dict[str, Any], node: ast.AST
                     ) -> Any:

@@ -33,6 +33,7 @@ from .statements import StatementEmitter
 from .subscripts import SubscriptEmitter
 from .values import (
     BoundMethod,
+    DictType,
     Enumerated,
     NeedStatic,
     NoneArg,
@@ -46,6 +47,7 @@ from .values import (
     flatten_result,
     is_scalar,
     is_static,
+    key_ident,
 )
 
 
@@ -88,6 +90,8 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
     leaves: list[Value] = []
 
     def make(t: Any, name: str) -> Any:
+        if isinstance(t, DictType):
+            return {k: make(e, f"{name}_{key_ident(k)}") for k, e in zip(t.keys, t)}
         if isinstance(t, tuple):
             return tuple(make(e, f"{name}{k}") for k, e in enumerate(t))
         v = Value(t, name)
@@ -98,6 +102,8 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
     params = list(leaves)
     b = Builder(Block(params), src.loc(fdef))
     em = Emitter(src, b, typed)
+    em.dict_args = {id(v): names[i] for i, v in zip(param_indices, arg_vals)
+                    if isinstance(v, dict)}
     if typed:
         for j, (i, p) in enumerate(zip(param_indices, arg_vals)):
             if not isinstance(p, Value):
@@ -125,6 +131,8 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
 def _leaves(x: Any) -> list[Any]:
     if isinstance(x, (tuple, list)):
         return [y for e in x for y in _leaves(e)]
+    if isinstance(x, dict):
+        return [y for e in x.values() for y in _leaves(e)]
     return [x]
 
 

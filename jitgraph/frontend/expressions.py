@@ -42,6 +42,9 @@ _UNOPS: dict[type, Callable[..., Any]] = {
 }
 
 
+_DICT_METHODS = ("items", "keys", "values", "get", "copy")
+
+
 class ExpressionEmitter(EmitterCore):
     # ---------------------------------------------------------------- expressions
     def ev(self, e: ast.expr) -> Any:
@@ -64,8 +67,10 @@ class ExpressionEmitter(EmitterCore):
             return self.opaque("tuple", items) if unknown else tuple(items)
         if isinstance(e, ast.List):
             return self.elements(e.elts)[0]
-        if isinstance(e, (ast.ListComp, ast.GeneratorExp)):
+        if isinstance(e, (ast.ListComp, ast.GeneratorExp, ast.DictComp)):
             return self.comprehension(e)
+        if isinstance(e, ast.Dict):
+            return self.dict_display(e)
         if isinstance(e, ast.JoinedStr):
             return self.fstring(e)
         if isinstance(e, ast.BinOp):
@@ -94,6 +99,30 @@ class ExpressionEmitter(EmitterCore):
             return self.ifexp(e)
         raise self.script_error(f"unsupported expression {type(e).__name__}", e,
                                 type(e).__name__)
+
+    def dict_display(self, e: ast.Dict) -> dict[Any, Any]:
+        """{k: v, **d}: a Python dict of values (a pytree, like a tuple), its keys known at
+        compile time."""
+        out: dict[Any, Any] = {}
+        for k, v in zip(e.keys, e.values):
+            if k is None:
+                d = self.ev(v)
+                if isinstance(d, Value) and not self.typed:
+                    d = {d: d}          # generic graph: entries not known yet, one shown
+                if not isinstance(d, dict):
+                    raise self.type_error(f"**{ast.unparse(v)}: {_describe(d)} is not a dict")
+                out.update(d)
+                continue
+            out[self.dict_key(self.ev(k), k)] = self.ev(v)
+        return out
+
+    def dict_key(self, k: Any, node: ast.AST) -> Any:
+        if isinstance(k, Value) and not self.typed:
+            return k      # a generic graph shows the structure: the value stands for a key
+        if not is_static(k) or isinstance(k, (list, dict)):
+            raise self.type_error(f"dict keys must be known at compile time (a string, a "
+                                  f"number or a tuple of them), got {_describe(k)}")
+        return k
 
     def binop(self, optype: type, a: Any, b: Any, node: ast.AST) -> Any:
         f = _BINOPS[optype]
@@ -154,6 +183,9 @@ class ExpressionEmitter(EmitterCore):
                                                                        or right is None):
                     raise self.script_error("`is` compares only with None", e, "is")
                 r: Any = (left is right) == isinstance(opnode, ast.Is)
+            elif isinstance(opnode, (ast.In, ast.NotIn)) and isinstance(right, dict) \
+                    and is_static(left):
+                r = (left in right) == isinstance(opnode, ast.In)   # a key of a dict pytree
             elif isinstance(opnode, (ast.In, ast.NotIn)):
                 if not (is_static(left) and is_static(right)) and not self.typed:
                     r = self.opaque("in", [left])
@@ -239,8 +271,8 @@ class ExpressionEmitter(EmitterCore):
             if name == "real" and (not self.typed or t.dtype.kind != "c"):  # type: ignore
                 return obj
             from .calls import is_method
-            if is_method(name):
-                return BoundMethod(obj, name)
+            if is_method(name) or not self.typed and name in _DICT_METHODS:
+                return BoundMethod(obj, name)   # (generic graphs: maybe a dict argument)
             raise self.script_error(f"array attribute .{name} is not supported", node,
                                     f"attribute {name}")
         if is_scalar(obj) and name in ("shape", "ndim", "dtype", "size", "T", "real"):

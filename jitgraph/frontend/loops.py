@@ -53,10 +53,12 @@ class LoopEmitter(EmitterCore):
             self.emit_loop(s, body, trip, True, brk, None, bind_index, tnames)
             return
         seq = self.ev(s.iter)
+        if isinstance(seq, dict):
+            seq = list(seq)                  # a dict pytree: over its keys, unrolled
         if isinstance(seq, (tuple, list)):
             if brk is not None or body is not s.body:
-                raise self.script_error("break/continue in a loop over a tuple (which is "
-                                        "unrolled) are not supported", s, "for loop")
+                raise self.script_error("break/continue in a loop over a tuple or a dict "
+                                        "(which is unrolled) are not supported", s, "for loop")
             for e in seq:
                 self.assign(s.target, e)
                 self.emit_stmts(s.body)
@@ -75,8 +77,8 @@ class LoopEmitter(EmitterCore):
                 self.assign(s.target, (k, row) if enum else row)
             self.emit_loop(s, body, trip, True, brk, None, bind_row, tnames)
             return
-        raise self.script_error("for loops iterate over range(...), an array, enumerate(...) "
-                                "or a tuple", s.iter, "for loop over a non-range iterable")
+        raise self.script_error("for loops iterate over range(...), an array, enumerate(...), "
+                                "a tuple or a dict", s.iter, "for loop over a non-range iterable")
 
     def _range_of(self, it: ast.expr, s: ast.stmt) -> tuple[Any, Any, Any, bool] | None:
         """(start, step, trip count, reversed) of `range(...)` or `reversed(range(...))`."""

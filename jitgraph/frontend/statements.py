@@ -35,6 +35,7 @@ from .values import (
     _hint,
     _static_eq,
     is_static,
+    key_ident,
 )
 
 _MISSING = object()
@@ -189,6 +190,9 @@ class StatementEmitter(EmitterCore):
                                     t, "item assignment")
         name = t.value.id
         cur = self.lookup(name, t.value)
+        if isinstance(cur, dict):
+            self.assign_entry(name, cur, t, val, aug, node)
+            return
         if self.outer is not None and name not in self.env:
             raise self.type_error(f"cannot assign into {name!r}: it is a variable of the "
                                   "enclosing function, and this nested function is inlined "
@@ -228,6 +232,18 @@ class StatementEmitter(EmitterCore):
             new = self.op("setitem", [cur, v, *dyn], {"index": index})
         new.hint = _hint(name)
         self.env[name] = new
+
+    def assign_entry(self, name: str, d: dict[Any, Any], t: ast.Subscript, val: Any,
+                     aug: type | None, node: ast.AST | None) -> None:
+        """`d[k] = v` on a dict pytree: name is rebound to a new dict with that entry (the
+        IR has no mutable containers), so the entry is set on this path only, like every
+        other assignment in a branch or a loop body."""
+        key = self.dict_key(self.ev(t.slice), t.slice)
+        if aug is not None:
+            val = self.binop(aug, self.dict_item(d, key, t.value), val, node or t)
+        if isinstance(val, Value) and val.hint is None:
+            val.hint = f"{name}_{key_ident(key)}"
+        self.env[name] = {**d, key: val}
 
     def _check_writable(self, name: str, cur: Value) -> None:
         fix = (f"; assign into a copy ({name} = {name}.copy()) or build a new array "
@@ -352,6 +368,11 @@ class StatementEmitter(EmitterCore):
                     raise self.type_error(f"the branches give tuples of different lengths "
                                           f"({len(a)} and {len(c)})")
                 return ("tuple", [leaf(x, y) for x, y in zip(a, c)])
+            if isinstance(a, dict) and isinstance(c, dict):
+                if set(a) != set(c):
+                    raise self.type_error(f"the branches give dicts with different keys "
+                                          f"({sorted(map(repr, a))} and {sorted(map(repr, c))})")
+                return ("dict", list(a), [leaf(a[k], c[k]) for k in a])
             va = self._in(bt, lambda: self.as_value(a))
             vc = self._in(be, lambda: self.as_value(c))
             t = join_types(va.type, vc.type, broadcast=self.lenient > 0)
@@ -379,5 +400,7 @@ class StatementEmitter(EmitterCore):
                 return sp[1]
             if sp[0] == "tuple":
                 return tuple(build(e) for e in sp[1])
+            if sp[0] == "dict":
+                return {k: build(e) for k, e in zip(sp[1], sp[2])}
             return n.outputs[sp[1]]
         return [build(sp) for sp in specs]

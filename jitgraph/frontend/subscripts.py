@@ -19,6 +19,11 @@ class SubscriptEmitter(EmitterCore):
     # ---------------------------------------------------------------- subscripts
     def subscript(self, e: ast.Subscript) -> Any:
         obj = self.ev(e.value)
+        if isinstance(obj, dict):
+            return self.dict_item(obj, self.ev(e.slice), e.value)
+        if isinstance(obj, Value) and not self.typed and isinstance(e.slice, ast.Constant) \
+                and isinstance(e.slice.value, str):
+            return self.opaque(f"[{e.slice.value!r}]", [obj])   # generic graph: a dict entry
         if isinstance(obj, (tuple, list)):
             idx = self.ev(e.slice) if not isinstance(e.slice, ast.Slice) else slice(
                 *[None if x is None else self.static_attr(self.ev(x), "slice bound")
@@ -45,6 +50,16 @@ class SubscriptEmitter(EmitterCore):
             r = self.op("getitem", [r, self.window_index(start, length)],
                         {"index": full + (("value",),)})
         return r
+
+    def dict_item(self, d: dict[Any, Any], key: Any, node: ast.expr) -> Any:
+        """d[key] of a dict pytree: the key must be known at compile time."""
+        if isinstance(key, Value) and not self.typed:
+            return self.opaque("dict entry", [key])
+        try:
+            return d[key]
+        except (KeyError, TypeError):
+            raise self.type_error(f"{ast.unparse(node)}[{key!r}]: no such key; the dict has "
+                                  f"{', '.join(map(repr, d)) or 'no keys'}") from None
 
     def window_index(self, start: Value, length: int) -> Value:
         return self.op("add", [start, self.op("arange", [], {"stop": length})])

@@ -99,11 +99,36 @@ class BoundMethod:
     name: str
 
 
+class DictType(tuple):
+    """The type of a dict argument (a pytree node, as in JAX): its entries' types in
+    sorted-key order, so code walking pytrees of types as tuples walks it too, and the
+    keys in that order."""
+    keys: tuple[Any, ...]
+
+    def __new__(cls, keys: Sequence[Any], types: Sequence[Any]) -> Self:
+        obj = super().__new__(cls, types)
+        obj.keys = tuple(keys)
+        return obj
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: {t}" for k, t in zip(self.keys, self)) + "}"
+
+
+def key_ident(k: Any) -> str:
+    """A dict key as part of a value's name in the IR text."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in str(k)) or "k"
+
+
+def sorted_keys(d: dict[Any, Any]) -> list[Any]:
+    """A dict's keys in pytree order (JAX's: sorted)."""
+    return sorted(d)
+
+
 @dataclass
 class OutTree:
     """How the flat result list of a graph rebuilds the function's Python result:
     ("v", i) is result i, ("s", x) a static Python value, ("t", [...]) a tuple, ("l", [...])
-    a list."""
+    a list, ("d", keys, [...]) a dict."""
     spec: Any
 
     def value_leaves(self) -> list[int]:
@@ -113,8 +138,8 @@ class OutTree:
         def go(s: Any) -> None:
             if s[0] == "v":
                 out.append(s[1])
-            elif s[0] in ("t", "l"):
-                for e in s[1]:
+            elif s[0] in ("t", "l", "d"):
+                for e in s[-1]:
                     go(e)
         go(self.spec)
         return out
@@ -128,6 +153,8 @@ class OutTree:
                 return s[1]
             if kind == "l":
                 return [go(e) for e in s[1]]
+            if kind == "d":
+                return {k: go(e) for k, e in zip(s[1], s[2])}
             return tuple(go(e) for e in s[1])
         return go(self.spec)
 
@@ -141,6 +168,8 @@ def flatten_result(x: Any) -> tuple[list[Value], OutTree]:
             return ("v", len(flat) - 1)
         if isinstance(e, (tuple, list)):
             return ("t" if isinstance(e, tuple) else "l", [go(i) for i in e])
+        if isinstance(e, dict):
+            return ("d", list(e), [go(i) for i in e.values()])
         return ("s", _unwrap_none(e))
     return flat, OutTree(go(x))
 
@@ -154,6 +183,8 @@ def is_static(x: Any) -> bool:
         return False
     if isinstance(x, (tuple, list)):
         return all(is_static(e) for e in x)
+    if isinstance(x, dict):
+        return all(is_static(e) for e in x.values())
     return True
 
 
