@@ -27,6 +27,9 @@ from .values import (
     _describe,
     _hint,
     is_static,
+    is_tree,
+    tree_flatten,
+    tree_unflatten,
 )
 
 
@@ -143,6 +146,18 @@ class LoopEmitter(EmitterCore):
         keep_var = {n for n in tnames if _read_outside(self.src.tree, s, n)}
         fresh = sorted(k for k in (assigned | keep_var) - set(carried)
                        if not k.startswith(("__break", "__continue")))
+        # a name holding a pytree (a tuple, list or dict of run-time values) is carried leaf
+        # by leaf, under slot names no Python name can spell ("t#0", "t#1", ...)
+        trees: dict[str, tuple[Any, list[str]]] = {}
+
+        # (generic graphs keep a container as one opaque value: its structure may change)
+        for k in [k for k in carried if self.typed and is_tree(self.env[k])]:
+            spec, leaves = tree_flatten(self.env[k])
+            slots = [f"{k}#{i}" for i in range(len(leaves))]
+            trees[k] = (spec, slots)
+            self.env.update(zip(slots, leaves))
+            carried.remove(k)
+            carried += slots
         init: list[Value | None] = [self.as_value(self.env[k], what=repr(k)) for k in carried]
         types = [v.type for v in init]  # type: ignore[union-attr]
         env0 = self.env
@@ -160,10 +175,12 @@ class LoopEmitter(EmitterCore):
         for _ in range(12):
             params = [Value(TensorType(np.dtype(np.int64), (), True),
                             tnames[0] if len(tnames) == 1 else "k")]
-            params += [Value(t, _hint(k)) for t, k in zip(types, carried)]
+            params += [Value(t, _slot_hint(k)) for t, k in zip(types, carried)]
             blk = Builder(Block(params), self.loc)
             self.env = dict(env0)
             self.env.update(zip(carried, params[1:]))
+            for k, (spec, slots) in trees.items():
+                self.env[k] = tree_unflatten(spec, [self.env[q] for q in slots])
             owned = {k for k, v, p in zip(carried, init, params[1:]) if k not in shared and (
                 v is None or self.own.sole(v, env0, k))}
             self.own.owned.update(p for k, p in zip(carried, params[1:]) if k in owned)
@@ -192,10 +209,24 @@ class LoopEmitter(EmitterCore):
                     types.append(t)
                     continue
                 self.at(s)
+                for k, (spec, slots) in trees.items():
+                    spec_now, leaves = tree_flatten(self.env[k])
+                    if spec_now != spec:
+                        raise self.type_error(f"{k!r} changes structure inside the loop (a "
+                                              "carried tuple, list or dict must keep its "
+                                              "length and keys)")
+                    self.env.update(zip(slots, leaves))
+                new_trees = []
+                for k in fresh:
+                    if k not in trees and self.typed and is_tree(self.env.get(k)):
+                        spec, leaves = tree_flatten(self.env[k])
+                        new_trees.append((k, spec, [self.as_value(x, repr(k)).type
+                                                    for x in leaves]))
                 nexts = [self.as_value(self.env[k], repr(k)) for k in carried]
                 lost = {k for k, v in zip(carried, nexts)
                         if k in owned and not self.own.sole(v, self.env, k)}
-                new = [k for k in fresh if k not in carried and _carriable(self.env.get(k))]
+                new = [k for k in fresh if k not in carried and (
+                    _carriable(self.env.get(k)) or not self.typed and is_tree(self.env.get(k)))]
                 new_vals = [self.as_value(self.env[k], repr(k)) for k in new]
                 cont: Any = True
                 if test is not None:
@@ -214,6 +245,14 @@ class LoopEmitter(EmitterCore):
                 self.fillable = saved_fill
             if lost:  # not fresh at the end of the body: not writable in it either
                 shared |= lost
+                continue
+            if new_trees:  # pytrees first made in the body: carry their leaves too
+                for k, spec, leaf_types in new_trees:
+                    slots = [f"{k}#{i}" for i in range(len(leaf_types))]
+                    trees[k] = (spec, slots)
+                    carried += slots
+                    init += [None] * len(slots)
+                    types += leaf_types
                 continue
             if new:  # names first defined in the body: carry them too, and go again
                 carried += new
@@ -242,15 +281,21 @@ class LoopEmitter(EmitterCore):
         n = self.b.node("loop", [trip_v, c0, *init_v], None, types, [blk.block], loc=self.loc)
         self.own.owned.update(v for k, v in zip(carried, n.outputs) if k in owned)
         for k, v in zip(carried, n.outputs):
-            v.hint = _hint(k)
+            v.hint = _slot_hint(k)
             self.env[k] = v
-        for k in assigned - set(carried):
+        for k, (spec, slots) in trees.items():
+            self.env[k] = tree_unflatten(spec, [self.env.pop(q) for q in slots])
+        for k in assigned - set(carried) - set(trees):
             if not k.startswith("__"):
                 self.env[k] = Undefined(f"{k!r} is assigned only inside the loop at line "
                                         f"{s.lineno} (not on every path) and used after it")
         for tn in tnames:
             if tn not in carried:
                 self.env[tn] = Undefined(f"the loop variable {tn!r} is used after the loop")
+
+
+def _slot_hint(k: str) -> str:
+    return _hint(k.replace("#", "_"))
 
 
 def _read_outside(tree: ast.AST, loop: ast.AST, name: str) -> bool:

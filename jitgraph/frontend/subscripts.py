@@ -58,6 +58,8 @@ class SubscriptEmitter(EmitterCore):
         try:
             return d[key]
         except (KeyError, TypeError):
+            if not self.typed:                  # generic graph: keys not all known yet
+                return self.opaque(f"[{key!r}]", list(d.values())[:1])
             raise self.type_error(f"{ast.unparse(node)}[{key!r}]: no such key; the dict has "
                                   f"{', '.join(map(repr, d)) or 'no keys'}") from None
 

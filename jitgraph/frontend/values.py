@@ -174,6 +174,38 @@ def flatten_result(x: Any) -> tuple[list[Value], OutTree]:
     return flat, OutTree(go(x))
 
 
+def tree_flatten(x: Any) -> tuple[Any, list[Any]]:
+    """(structure, leaves) of a tuple/list/dict pytree; anything else is one leaf."""
+    if isinstance(x, (tuple, list)) and not isinstance(x, ShapeTuple):
+        parts = [tree_flatten(e) for e in x]
+        return ("t" if isinstance(x, tuple) else "l", [p[0] for p in parts]), \
+            [v for p in parts for v in p[1]]
+    if isinstance(x, dict):
+        parts = [tree_flatten(e) for e in x.values()]
+        return ("d", list(x), [p[0] for p in parts]), [v for p in parts for v in p[1]]
+    return ("*",), [x]
+
+
+def tree_unflatten(spec: Any, leaves: Sequence[Any]) -> Any:
+    it = iter(leaves)
+
+    def go(s: Any) -> Any:
+        if s[0] == "*":
+            return next(it)
+        if s[0] == "d":
+            return {k: go(e) for k, e in zip(s[1], s[2])}
+        items = [go(e) for e in s[1]]
+        return tuple(items) if s[0] == "t" else items
+    return go(spec)
+
+
+def is_tree(x: Any) -> bool:
+    """A tuple, list or dict (not an array's shape): carried through loops leaf by leaf,
+    so it stays a container (a Python number in it becomes a run-time one, as a carried
+    number does)."""
+    return isinstance(x, (tuple, list, dict)) and not isinstance(x, ShapeTuple)
+
+
 def is_scalar(x: Any) -> bool:
     return isinstance(x, _SCALARS)
 
