@@ -463,14 +463,20 @@ def _pow(lw: Lowerer, x: ir.Value, y: ir.Value, dt: np.dtype) -> ir.Value:
     return f.sel(one, f.c(1.0), r)
 
 
-def powi(lw: Lowerer, x: ir.Value, n: ir.Value, dt: np.dtype) -> ir.Value:
-    """x ** n for a run-time integer n (i64): square and multiply over the bits of |n|
-    (branch-free, vectorizes) when |n| < 16 and the result stays in the normal range;
-    other elements take C99 pow (the kernel's exact rerun, see the module docstring)."""
+def powi(lw: Lowerer, x: ir.Value, n: ir.Value, dt: np.dtype,
+         unsigned: bool = False) -> ir.Value:
+    """x ** n for a run-time integer n (i64; `unsigned`: a uint64, never negative):
+    square and multiply over the bits of |n| (branch-free, vectorizes) when |n| < 16 and
+    the result stays in the normal range; other elements take C99 pow of float(n), as
+    NumPy casts n (the kernel's exact rerun, see the module docstring)."""
     b = lw.b
     f = _F(lw, x.type)
-    neg = b.icmp_signed("<", n, ir.Constant(n.type, 0))
-    m = b.select(neg, b.sub(ir.Constant(n.type, 0), n), n)
+    if unsigned:
+        neg: ir.Value = ir.Constant(ir.IntType(1), 0)
+        m = n
+    else:
+        neg = b.icmp_signed("<", n, ir.Constant(n.type, 0))
+        m = b.select(neg, b.sub(ir.Constant(n.type, 0), n), n)
     acc: ir.Value = f.c(1.0)
     p = x
     for bit in range(4):
@@ -493,7 +499,7 @@ def powi(lw: Lowerer, x: ir.Value, n: ir.Value, dt: np.dtype) -> ir.Value:
     join = lw.fn.append_basic_block("powi.join")
     b.cbranch(slow, slow_bb, join)
     b.position_at_end(slow_bb)
-    exact = _pow(lw, x, b.sitofp(n, x.type), dt)
+    exact = _pow(lw, x, b.uitofp(n, x.type) if unsigned else b.sitofp(n, x.type), dt)
     slow_end = b.block
     b.branch(join)
     b.position_at_end(join)

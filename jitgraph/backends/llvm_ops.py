@@ -129,11 +129,11 @@ _attach("mul", _binary("fmul", "mul", "and_"))
 
 def _div(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype) -> ir.Value:
     a, c = _to(lw, vals, ins, out)
-    # NOTE: arcp lets LLVM multiply by a hoisted reciprocal when the divisor does not
-    # change along the loop (softmax's e / sum): within 1 ulp of the division. Not for
-    # float16: LLVM narrows the float division to half, and a half reciprocal is not
-    # within 1 ulp
-    return lw.b.fdiv(a, c, flags=("arcp",) if out != FLOAT16 else ())
+    # a plain IEEE division, as NumPy's: no `arcp` (a multiply by the reciprocal of a
+    # loop-invariant divisor is off by 1 ulp in about a third of the elements, which
+    # truncation to an integer can turn into an off-by-one). float16 divides in float
+    # and rounds once to half, as NumPy's float16 loop does
+    return lw.b.fdiv(a, c)
 
 
 _attach("div", Elementwise(_div))
@@ -202,8 +202,9 @@ _attach("mod", _divmod_rule(False))
 
 
 def _ipow_fn(lw: Lowerer, ty: ir.IntType) -> ir.Function:
-    """i{N} jg_ipow(i{N} base, i{N} exp): square and multiply, exp >= 0 (checked by the
-    caller)."""
+    """i{N} jg_ipow(i{N} base, i{N} exp): square and multiply over the bits of exp, read
+    as unsigned (a signed exponent is >= 0, checked by the caller; an unsigned one may
+    have its top bit set: uint8 2 ** 255 is 0), wrapping modulo 2**N as NumPy's loop."""
     name = f"jg_ipow_i{ty.width}"
     if name in lw.module.globals:
         return lw.module.globals[name]
@@ -212,7 +213,7 @@ def _ipow_fn(lw: Lowerer, ty: ir.IntType) -> ir.Function:
     entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
     b = ir.IRBuilder(entry)
     x, e = fn.args
-    b.cbranch(b.icmp_signed(">", e, ir.Constant(ty, 0)), loop, done)
+    b.cbranch(b.icmp_unsigned("!=", e, ir.Constant(ty, 0)), loop, done)
     b.position_at_end(loop)
     acc = b.phi(ty)
     base = b.phi(ty)
@@ -227,7 +228,7 @@ def _ipow_fn(lw: Lowerer, ty: ir.IntType) -> ir.Function:
     acc.add_incoming(acc2, loop)
     base.add_incoming(base2, loop)
     ex.add_incoming(ex2, loop)
-    b.cbranch(b.icmp_signed(">", ex2, ir.Constant(ty, 0)), loop, done)
+    b.cbranch(b.icmp_unsigned("!=", ex2, ir.Constant(ty, 0)), loop, done)
     b.position_at_end(done)
     r = b.phi(ty)
     r.add_incoming(ir.Constant(ty, 1), entry)
@@ -254,8 +255,10 @@ def _pow(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype
             if k == -1.0:
                 return b.fdiv(_fconst(a, 1.0), a)
         if kd(ins[1]).kind in "iu":      # x ** n, n an integer known at run time
-            return llvm_math.powi(lw, a, lw.cast(vals[1], kd(ins[1]), INT64),
-                                  compute_dtype(out))
+            # uint64 stays unsigned (2**64 - 1 is not -1); narrower ints widen to int64
+            unsigned = kd(ins[1]) == np.dtype(np.uint64)
+            n = vals[1] if unsigned else lw.cast(vals[1], kd(ins[1]), INT64)
+            return llvm_math.powi(lw, a, n, compute_dtype(out), unsigned=unsigned)
         return llvm_math.emit(lw, "pow", [a, c], compute_dtype(out))
     if out.kind == "b":
         return b.or_(a, b.xor(c, ir.Constant(I1, 1)))   # x**0 == 1, else x

@@ -133,15 +133,25 @@ SPECIAL[id(builtins.tuple)] = _seq(tuple)
 
 @special(builtins.enumerate)
 def _enumerate(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-    x = _one(em, args, kwargs, "enumerate")
+    start = kwargs.pop("start", args[1] if len(args) == 2 else 0)
+    if len(args) not in (1, 2) or kwargs:
+        raise em.type_error("enumerate() takes an iterable and an optional start")
+    x = args[0]
+    if isinstance(x, dict):
+        x = list(x)
     if isinstance(x, (tuple, list)):
-        return tuple(enumerate(x))
+        if not isinstance(start, (int, np.integer)):
+            raise em.type_error("enumerate() of a tuple: the start must be a compile-time int")
+        return tuple(enumerate(x, int(start)))
     from .emit import Enumerated
-    return Enumerated(x)
+    return Enumerated(x, start)
 
 
 @special(builtins.zip)
 def _zip(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    args = [list(a) if isinstance(a, dict) else a for a in args]
+    if not kwargs and not em.typed and any(isinstance(a, Value) for a in args):
+        return em.opaque("zip", args)   # generic graph: maybe tuple arguments (pytrees)
     if kwargs or not all(isinstance(a, (tuple, list)) for a in args):
         raise em.script_error("zip() works on tuples and lists (it is unrolled); for arrays, "
                               "loop over range(len(x))", node, "zip")
@@ -271,6 +281,11 @@ def _slice(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) 
 @special(builtins.isinstance)
 def _isinstance(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     x, t = args
+    if isinstance(x, Value) and em.typed and x.type.weak:
+        # a Python number argument: int/float/bool/complex by its weak dtype
+        kind = {"b": True, "i": 0, "u": 0, "f": 0.0, "c": 0j}[
+            x.type.dtype.kind]  # type: ignore[union-attr]
+        return isinstance(kind, t)
     if isinstance(x, Value):
         return isinstance(np.ones((), x.type.dtype), t) if em.typed and t is not np.ndarray \
             else t is np.ndarray or (isinstance(t, tuple) and np.ndarray in t)

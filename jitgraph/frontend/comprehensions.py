@@ -180,7 +180,9 @@ class ComprehensionEmitter(EmitterCore):
             raise self.type_error(f"{_describe(arr)} is not iterable")
         else:
             raise self.type_error(f"{user} cannot iterate over {_describe(arr)}")
-        return list(enumerate(rows)) if enum else rows
+        if enum and not isinstance(x.start, (int, np.integer)):
+            raise self.type_error("enumerate(): the start must be a compile-time int")
+        return list(enumerate(rows, int(x.start))) if enum else rows
 
     # ---------------------------------------------------------------- * unpacking
     def starred(self, e: ast.Starred) -> tuple[list[Any], bool]:

@@ -164,6 +164,8 @@ class EmitterCore:
                 raise
             raise self._blame(e.msg, vals) from None
         self.own.made(name, vals, r)
+        if self.typed and name in _INT_CASTING and r.type.dtype.kind in "iu":  # type: ignore
+            _check_int_literals(self.b.block.nodes, vals, r.type.dtype)
         if self.prov and r.type.shape == ():
             p = frozenset().union(*[self.prov.get(v, frozenset()) for v in vals])
             if p:
@@ -341,6 +343,26 @@ class EmitterCore:
         def starred(self, e: ast.Starred) -> tuple[list[Any], bool]: ...
 
         def fstring(self, e: ast.JoinedStr) -> str: ...
+
+
+# ufuncs that convert a Python int operand to the integer result type (NumPy 2 raises
+# OverflowError when it does not fit; comparisons, where and clip do not convert)
+_INT_CASTING = frozenset({"add", "sub", "mul", "floordiv", "mod", "pow", "bitwise_and",
+                          "bitwise_or", "bitwise_xor", "maximum", "minimum"})
+
+
+def _check_int_literals(nodes: Sequence[Any], vals: Sequence[Value], dtype: Any) -> None:
+    """`u8 + 300`: NumPy's OverflowError at compile time, where the int is a literal (an
+    int argument's value is not known until the call)."""
+    weak = [v for v in vals if v.type.weak and v.type.dtype.kind in "iu"]  # type: ignore
+    if not weak:
+        return
+    info = np.iinfo(dtype)
+    for n in reversed(nodes):
+        if n.op == "constant" and n.outputs[0] in weak:
+            k = int(n.attrs["value"])
+            if not info.min <= k <= info.max:
+                raise OverflowError(f"Python integer {k} out of bounds for {np.dtype(dtype)}")
 
 
 def bound_names(fdef: ast.FunctionDef) -> frozenset[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -79,7 +80,11 @@ class ExpressionEmitter(EmitterCore):
             x = self.ev(e.operand)
             if isinstance(e.op, ast.Not):
                 t = self.truth(x)
-                return (not t) if not isinstance(t, Value) else self.op("logical_not", [t])
+                if not isinstance(t, Value):
+                    return not t
+                # Python's `not` gives a Python bool, whatever the operand's type
+                return self.op("cast", [self.op("logical_not", [t])],
+                               {"dtype": np.dtype(bool), "weak": True})
             f = _UNOPS[type(e.op)]
             if is_static(x):
                 return f(x)
@@ -158,9 +163,12 @@ class ExpressionEmitter(EmitterCore):
                 if (t and is_and) or (not t and not is_and):
                     acc = self.ev(nxt)
                 continue
-            self.guards.append(t)  # nxt is evaluated only on some run-time paths
+            # nxt runs only on the paths Python runs it on (`i < n and x[i] > 0` must not
+            # index x when i >= n): it is the branch of an if on t
+            bt, be = Builder(Block(), self.loc), Builder(Block(), self.loc)
+            self.guards.append(t)
             try:
-                r = self.truth(self.ev(nxt))
+                r = self._in(bt if is_and else be, partial(self._truth_of, nxt))
             finally:
                 self.guards.pop()
             if not isinstance(r, Value):
@@ -169,8 +177,12 @@ class ExpressionEmitter(EmitterCore):
                 else:
                     acc = True if r else t
                 continue
-            acc = self.op("logical_and" if is_and else "logical_or", [t, r])
+            then, other = (r, False) if is_and else (True, r)
+            acc = self.merge_branches(t, bt, be, [then], [other], e)[0]
         return acc
+
+    def _truth_of(self, e: ast.expr) -> Any:
+        return self.truth(self.ev(e))
 
     def compare(self, e: ast.Compare) -> Any:
         left = self.ev(e.left)

@@ -75,9 +75,12 @@ class LoopEmitter(EmitterCore):
             trip = x.type.shape[0] if self.typed else self.op(  # type: ignore[index]
                 "getitem", [self.op("shape", [x])], {"index": (("int", 0),)})
 
+            start = seq.start if enum else 0
+
             def bind_row(k: Value) -> None:
                 row = self.op("getitem", [x, k], {"index": (("value",),)})
-                self.assign(s.target, (k, row) if enum else row)
+                i = k if is_static(start) and start == 0 else self.binop(ast.Add, k, start, s)
+                self.assign(s.target, (i, row) if enum else row)
             self.emit_loop(s, body, trip, True, brk, None, bind_row, tnames)
             return
         raise self.script_error("for loops iterate over range(...), an array, enumerate(...), "
@@ -181,9 +184,8 @@ class LoopEmitter(EmitterCore):
             self.env.update(zip(carried, params[1:]))
             for k, (spec, slots) in trees.items():
                 self.env[k] = tree_unflatten(spec, [self.env[q] for q in slots])
-            owned = {k for k, v, p in zip(carried, init, params[1:]) if k not in shared and (
-                v is None or self.own.sole(v, env0, k))}
-            self.own.owned.update(p for k, p in zip(carried, params[1:]) if k in owned)
+            owned = _carried_ownership(self, carried, init, params[1:], env0, shared,
+                                       set(carried) | set(trees))
             for k, p in zip(carried, params[1:]):
                 if k in shared:
                     self.own.why[p] = (f"the loop carries {k!r}, and at the end of an iteration "
@@ -292,6 +294,42 @@ class LoopEmitter(EmitterCore):
         for tn in tnames:
             if tn not in carried:
                 self.env[tn] = Undefined(f"the loop variable {tn!r} is used after the loop")
+
+
+def _carried_ownership(self: Any, carried: list[str], init: list[Value | None],
+                       params: list[Value], env0: dict[str, Any], shared: set[str],
+                       loop_names: set[str]) -> set[str]:
+    """The carried names whose arrays `x[i] = v` may write into in the body: fresh when
+    the loop starts, and named there only by other carried names (each iteration may
+    rebind those first: `prev = u.copy(); u[0] = 1.0`). Carried names that hold the same
+    array when the loop starts may be one array in the body: their params are recorded
+    as maybe the same, so a write is refused while the other still holds it."""
+    own = self.own
+    owned: set[str] = set()
+    for k, v, p in zip(carried, init, params):
+        if k in shared:
+            continue
+        if v is None:
+            owned.add(k)
+            continue
+        if v not in own.owned:
+            continue
+        outside = [o for o in own.holders(v, env0, k) if o not in loop_names]
+        if outside:
+            who = ", ".join(repr(o) for o in outside)
+            own.why[p] = (f"the loop carries {k!r}, and {who} "
+                          f"{'refers' if len(outside) == 1 else 'refer'} to the same array "
+                          "(or a view of it) when the loop starts")
+            continue
+        owned.add(k)
+    own.owned.update(p for k, p in zip(carried, params) if k in owned)
+    for k1, v1, p1 in zip(carried, init, params):
+        for k2, v2, p2 in zip(carried, init, params):
+            if k1 != k2 and isinstance(v1, Value) and isinstance(v2, Value) \
+                    and own.holders(v1, {k2: v2}, k1):
+                own.maybe.setdefault(p2, set()).add(p1)
+                own.maybe.setdefault(p1, set()).add(p2)
+    return owned
 
 
 def _slot_hint(k: str) -> str:

@@ -215,17 +215,28 @@ class StatementEmitter(EmitterCore):
         for axis, start, length in windows:   # out[i:i+L] = v: out[..., i + arange(L)] = v
             index = index[:axis] + (("value",),) + index[axis + 1:]
             dyn = [self.window_index(start, length)]
-        if aug is not None:
+        mask = dyn[0] if len(dyn) == 1 and index == (("value",),) else None
+        if aug is not None and self.typed and mask is not None and \
+                mask.type.dtype.kind == "b":  # type: ignore[union-attr]
+            # y[mask] op= v (v one value): y op v where the mask holds
+            one = self.as_value(val)
+            if one.type.shape not in ((), (1,)):
+                raise self.type_error("boolean-mask assignment needs one value (y[mask] *= "
+                                      "0.5); use np.where for the rest")
+            val = self.binop(aug, cur, self.op("reshape", [one], {"shape": ()}), node or t)
+        elif aug is not None:
             old = self.op("getitem", [cur, *dyn], {"index": index})
             val = self.binop(aug, old, val, node or t)
         v = self.as_value(val)
-        mask = dyn[0] if len(dyn) == 1 and index == (("value",),) else None
         if self.typed and mask is not None and mask.type.dtype.kind == "b":  # type: ignore
-            if mask.type.shape != cur.type.shape or v.type.shape not in ((), (1,)):
+            if mask.type.shape != cur.type.shape or v.type.shape not in (
+                    (), (1,)) and not (aug is not None and v.type.shape == cur.type.shape):
+                # (y[mask] op= v made v op'd with all of y: read at the mask by np.where)
                 raise self.type_error("boolean-mask assignment needs a mask of the array's "
                                       f"shape {cur.type.shape} and one value (x[mask] = 0.0); "
                                       "use np.where for the rest")
-            new = self.op("where", [mask, self.op("reshape", [v], {"shape": ()}), cur])
+            vv = v if v.type.shape == cur.type.shape else self.op("reshape", [v], {"shape": ()})
+            new = self.op("where", [mask, vv, cur])
             if new.type.dtype != cur.type.dtype:
                 new = self.op("cast", [new], {"dtype": cur.type.dtype})
         else:
@@ -357,6 +368,7 @@ class StatementEmitter(EmitterCore):
         out_types: list[TensorType] = []
         res_t: list[Value] = []
         res_e: list[Value] = []
+        sides: list[tuple[Any, Any]] = []      # each output's values before coercion
 
         def leaf(a: Any, c: Any) -> Any:
             if a is c:
@@ -387,6 +399,7 @@ class StatementEmitter(EmitterCore):
             vc = self._in(be, lambda: self.coerce(vc, t))
             res_t.append(va)
             res_e.append(vc)
+            sides.append((a, c))
             out_types.append(t)
             return ("out", len(res_t) - 1)
 
@@ -394,6 +407,10 @@ class StatementEmitter(EmitterCore):
         bt.block.results = res_t
         be.block.results = res_e
         n = self.b.node("if", [cond], None, out_types, [bt.block, be.block], loc=self.loc)
+        made_t = {o for m in bt.block.nodes for o in m.outputs}
+        made_e = {o for m in be.block.nodes for o in m.outputs}
+        self.own.merged(n.outputs, [([a for a, _ in sides], made_t),
+                                    ([c for _, c in sides], made_e)])
 
         def build(sp: Any) -> Any:
             if sp[0] == "same":

@@ -38,8 +38,9 @@ class Undefined:
 
 @dataclass
 class Enumerated:
-    """enumerate(array): a for loop over it binds (index, row)."""
+    """enumerate(array, start): a for loop over it binds (start + index, row)."""
     value: Any
+    start: Any = 0
 
 
 class ShapeTuple(tuple):

@@ -2,6 +2,7 @@
 The fill value of `full`/`full_like` is a value input, so it may be a run-time scalar."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,11 +84,29 @@ def _canon_arange(ins: Sequence[TensorType], a: dict[str, Any]) -> dict[str, Any
     return {"start": start, "stop": stop, "dtype": dtype_attr(a["dtype"])}
 
 
+@functools.lru_cache(maxsize=1024, typed=True)  # typed: arange(3) and arange(3.0) differ
+def _arange_type(start: Any, stop: Any, step: Any, dtype: Any) -> tuple[tuple[int, ...],
+                                                                         np.dtype]:
+    """NumPy's own answer: the result dtype comes from start, stop and step together
+    (np.arange(5.0) is float64) and may depend on their values (past int64)."""
+    out = _arange(start, stop, step, dtype)
+    return out.shape, out.dtype
+
+
+def _arange_rule(i: int) -> Any:
+    def rule(ins: Sequence[TensorType], a: dict[str, Any]) -> Any:
+        args = (a["start"], a["stop"], a["step"], a["dtype"])
+        try:
+            hash(args)
+        except TypeError:  # an unhashable attribute (a 0-d array): no cache
+            return _arange_type.__wrapped__(*args)[i]
+        return _arange_type(*args)[i]
+    return rule
+
+
 defop("arange", _arange, nin=0, params=("start", "stop", "step", "dtype"),
       attrs={"start": 0, "stop": None, "step": 1, "dtype": None}, py=(np.arange,),
-      canon=_canon_arange, shape=lambda ins, a: _arange(**a).shape,
-      dtype=lambda ins, a: _arange(a["start"], a["start"] + a["step"], a["step"],
-                                   a["dtype"]).dtype)
+      canon=_canon_arange, shape=_arange_rule(0), dtype=_arange_rule(1))
 
 
 def _eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:

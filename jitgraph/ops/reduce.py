@@ -204,18 +204,55 @@ def _reverse_cumsum(b: Any, v: Any, axis: int) -> Any:
     return b.op("getitem", b.op("cumsum", flipped, axis=axis), index=rev)
 
 
+def _cumprod_grad(b: Any, n: Any, ct: Any, x: Any, axis: int) -> Any:
+    """The adjoint of out = cumprod(x) along `axis`, exact where x has zeros:
+        g_i = sum_{j>=i} ct_j * prod_{k<=j, k!=i} x_k.
+    Per line, with z1 < z2 its first two zeros (if any) and S[y] = revcumsum(ct * cumprod(y)):
+      i <  z1: every term with j >= z1 holds x_z1 = 0, so g_i = S[x]_i / x_i (x_i != 0);
+      i == z1: g_i = S[y1]_i, y1 = x with 1 at z1 (cumprod(y1)_j = prod_{k<=j, k!=z1} x_k);
+      i >  z1: every term holds x_z1, so g_i = x_z1 * h_i = 0, h_i = d g_i / d x_z1; it is
+               written as that product so that a second derivative sees h_i: h_i =
+               S[y1]_i / x_i before z2, S[y2]_i at z2 (y2 = y1 with 1 at z2), 0 after.
+    O(n) per line, no division by a zero. (A third derivative at zeros is not exact.)"""
+    i64 = np.dtype(np.int64)
+    zero = b.op("eq", x, b.const(0))
+    seen = b.op("cumsum", b.op("cast", zero, dtype=i64), axis=axis)  # zeros up to i
+    before = b.op("eq", seen, b.const(0))
+    first = b.op("logical_and", zero, b.op("eq", seen, b.const(1)))
+    second = b.op("logical_and", zero, b.op("eq", seen, b.const(2)))
+    safe = b.op("where", zero, b.const(1.0), x)
+
+    def rev_dot(p: Any) -> Any:  # S: revcumsum(ct * p)
+        return _reverse_cumsum(b, b.op("mul", ct, p), axis)
+
+    def excl(y: Any, at: Any) -> Any:  # y with 1 at `at`, and its cumprod
+        y = b.op("where", at, b.const(1.0), y)
+        return y, b.op("cumprod", y, axis=axis, dtype=n.attrs["dtype"])
+
+    y1, p1 = excl(x, first)
+    _, p2 = excl(y1, second)
+    s1 = rev_dot(p1)
+    h = b.op("where", b.op("eq", seen, b.const(1)), b.op("div", s1, safe),
+             b.op("where", second, rev_dot(p2), b.const(0.0)))
+    x_z1 = b.op("sum", b.op("where", first, x, b.const(0.0)), axis=(axis,), keepdims=True)
+    after = b.op("mul", x_z1, h)
+    return b.op("where", before, b.op("div", rev_dot(n.out), safe),
+                b.op("where", first, s1, after))
+
+
 def _scan_vjp(prod: bool) -> Any:
     def rule(b: Any, n: Any, ct: Any) -> Any:
         x = n.inputs[0]
         axis = n.attrs["axis"]
-        if prod:  # d out_j / d x_i = out_j / x_i for i <= j (exact for nonzero x)
-            ct = b.op("mul", ct, n.out)
-        g = _reverse_cumsum(b, ct, 0 if axis is None else axis)
-        if axis is None:
-            g = b.op("reshape", g, shape=x.type.shape)
-        if prod:
-            g = b.op("div", g, x)
-        return g
+        if not prod:  # d out_j / d x_i = 1 for i <= j
+            g = _reverse_cumsum(b, ct, 0 if axis is None else axis)
+            return g if axis is not None else b.op("reshape", g, shape=x.type.shape)
+        if axis is None:  # the flattened line
+            flat = x if x.type.shape == (x.type.size,) else b.op(
+                "reshape", x, shape=(x.type.size,))
+            g = _cumprod_grad(b, n, ct, flat, 0)
+            return g if g.type.shape == x.type.shape else b.op("reshape", g, shape=x.type.shape)
+        return _cumprod_grad(b, n, ct, x, axis)
     return _rule(rule)
 
 

@@ -259,17 +259,77 @@ def _setitem_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, .
     return x.shape
 
 
+def _may_repeat(idx: Sequence[Any]) -> bool:
+    """Whether the index arrays among idx can name one element twice: they broadcast to
+    more than one write per element position."""
+    arrays = [v.type.shape for v in idx if v.type.ndim > 0]
+    return bool(arrays) and int(np.prod(np.broadcast_shapes(*arrays), dtype=np.int64)) > 1
+
+
+def _scratch(x: Any, idx: Sequence[Any], index: tuple) -> tuple[tuple[int, ...], tuple]:
+    """A shape and index for finding repeated writes of x[index] = v at less cost: dims
+    that run-time indices ("value") address keep their size; the others (static ints,
+    slices, those the ellipsis or the end stand for) cannot make two writes meet, so they
+    shrink to 1 (ints become 0, slices take the whole dim). Entries of the same kinds in the
+    same places: x[index]'s dims come out in the same order, the shrunk ones of size 1."""
+    ndim, it = x.type.ndim, iter(idx)
+    width = []  # how many of x's dims each entry consumes
+    for e in index:
+        if e[0] == "value":
+            width.append(0 if next(it).type.dtype.kind == "b" else 1)  # 0-d bool: none
+        else:
+            width.append(0 if e[0] in ("none", "ellipsis") else 1)
+    keep: list[bool] = []
+    entries: list[Any] = []
+    for e, w in zip(index, width, strict=True):
+        if e[0] == "ellipsis":
+            keep += [False] * (ndim - sum(width))
+        else:
+            keep += [e[0] == "value"] * w
+        entries.append(("int", 0) if e[0] == "int" else
+                       ("slice", None, None, None) if e[0] == "slice" else e)
+    keep += [False] * (ndim - len(keep))
+    return tuple(d if k else 1 for d, k in zip(x.type.shape, keep, strict=True)), tuple(entries)
+
+
+def _kept_writes(b: Any, x: Any, idx: Sequence[Any], index: tuple) -> Any:
+    """A bool array that broadcasts to x[index]'s shape: whether that write is the one
+    x[index] = v keeps (NumPy keeps the last of repeated integer-array indices, in C order
+    of their broadcast). Found by doing the same assignment with the writes' ordinal
+    numbers and reading them back: a write is kept where its own number survived, so the
+    backends' setitem decides what "last" means for both."""
+    i64 = np.dtype(np.int64)
+    shape, index = _scratch(x, idx, index)
+    part = _getitem_shape([TensorType(i64, shape), *(v.type for v in idx)], {"index": index})
+    slots = b.op("zeros", shape=shape, dtype=i64)
+    size = int(np.prod(part, dtype=np.int64))
+    order = b.op("arange", stop=size, dtype=i64)
+    if part != (size,):
+        order = b.op("reshape", order, shape=part)
+    slots = b.op("setitem", slots, order, *idx, index=index)
+    return b.op("eq", b.op("getitem", slots, *idx, index=index), order)
+
+
 def _setitem_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
     # x's cotangent is ct with the overwritten region zeroed; v's is that region of ct,
-    # summed over the dims v was broadcast along. (Repeated integer-array indices keep
-    # the last write in NumPy; their v gradient here counts every write.)
+    # summed over the dims v was broadcast along. Where integer-array indices repeat an
+    # element, only the write NumPy keeps (the last) gets ct; the others get 0. (`+=` too:
+    # x[i] += v is x[i] = x[i] + v, buffered, so the same write wins.)
     # (v's part is copied out first: then nothing reads ct, or a view of it, after x's
     # setitem, which a backend does in place, so a reverse loop does not copy the whole
-    # cotangent every step)
+    # cotangent every step; the `where` that drops the lost writes is such a copy)
     x, v, idx = n.inputs[0], n.inputs[1], n.inputs[2:]
-    gv = _ub(b, b.op("copy", b.op("getitem", ct, *idx, index=n.attrs["index"])), v) \
-        if is_float(v) else None
-    gx = b.op("setitem", ct, b.const(0.0), *idx, index=n.attrs["index"]) if is_float(x) else None
+    index = n.attrs["index"]
+    gv = None
+    if is_float(v):
+        part = b.op("getitem", ct, *idx, index=index)
+        if _may_repeat(idx):
+            keep = _kept_writes(b, x, idx, index)
+            part = b.op("where", keep, part, b.const(0.0))
+        else:
+            part = b.op("copy", part)
+        gv = _ub(b, part, v)
+    gx = b.op("setitem", ct, b.const(0.0), *idx, index=index) if is_float(x) else None
     return [gx, gv] + [None] * len(idx)
 
 
