@@ -517,47 +517,60 @@ class GradFunction(ScriptFunction):
                        param_idx: Sequence[int], param_prov: Sequence[frozenset[int]] | None
                        = None) -> tuple[Graph, Any, Graph | None]:
         """The target's graph (itself a gradient for grad of grad), transformed."""
-        from .autodiff import vjp_graph
-        from .frontend.emit import OutTree
         g, tree, _ = self.target.function_graph(types, statics, param_idx, param_prov)
         argnums = tuple(i % self._nargs for i in self.argnums_tuple)
-        for i in argnums:
-            if i not in param_idx:
-                raise JitTypeError(f"cannot differentiate with respect to static argument "
-                                   f"{self._names[i]!r}", arg=self._names[i])
-        # graph params are the arguments' leaves (a pytree argument has several): the
-        # gradient of a pytree argument is a pytree of the same shape
-        offsets, off = [], 0
-        for t in types:
-            offsets.append(off)
-            off += len(_leaves(t))
-        nres = len(g.results)
-        local: list[int] = []
+        gg, out = differentiate(g, tree, types, param_idx, argnums,
+                                isinstance(self.argnums, tuple), self.with_value,
+                                self.output_index, self._names, self.__name__)
+        return gg, out, g
 
-        def spec_of(t: Any, start: int) -> tuple[Any, int]:
-            if isinstance(t, tuple):
-                parts = []
-                for e in t:
-                    sp, start = spec_of(e, start)
-                    parts.append(sp)
-                if isinstance(t, DictType):
-                    return ("d", list(t.keys), parts), start
-                return ("t", parts), start
-            local.append(start)
-            return ("v", nres + len(local) - 1), start + 1
 
-        grads = []
-        for i in argnums:
-            j = list(param_idx).index(i)
-            grads.append(spec_of(types[j], offsets[j])[0])
-        leaves = tree.value_leaves()
-        if not 0 <= self.output_index < len(leaves):
-            raise JitTypeError(f"{self.__name__}: output_index {self.output_index} is out of "
-                               f"range: the function has {len(leaves)} array output(s)")
-        gg = vjp_graph(g, tuple(local), output_index=leaves[self.output_index])
-        gspec = ("t", grads) if isinstance(self.argnums, tuple) else grads[0]
-        spec = ("t", [tree.spec, gspec]) if self.with_value else gspec
-        return gg, OutTree(spec), g
+def differentiate(g: Graph, tree: Any, types: Sequence[Any], param_idx: Sequence[int],
+                  argnums: tuple[int, ...], as_tuple: bool, with_value: bool,
+                  output_index: int, names: Sequence[str], fname: str) -> tuple[Graph, Any]:
+    """g's reverse-mode transform with respect to the arguments `argnums` (positions
+    among the function's parameters; param_idx says which of those g's leading params
+    stand for, types their pytree types; params after them, if any, are constants of
+    the differentiation): the gradient graph and the tree that rebuilds its result."""
+    from .autodiff import vjp_graph
+    from .frontend.emit import OutTree
+    for i in argnums:
+        if i not in param_idx:
+            raise JitTypeError(f"cannot differentiate with respect to static argument "
+                               f"{names[i]!r}", arg=names[i])
+    # graph params are the arguments' leaves (a pytree argument has several): the
+    # gradient of a pytree argument is a pytree of the same shape
+    offsets, off = [], 0
+    for t in types:
+        offsets.append(off)
+        off += len(_leaves(t))
+    nres = len(g.results)
+    local: list[int] = []
+
+    def spec_of(t: Any, start: int) -> tuple[Any, int]:
+        if isinstance(t, tuple):
+            parts = []
+            for e in t:
+                sp, start = spec_of(e, start)
+                parts.append(sp)
+            if isinstance(t, DictType):
+                return ("d", list(t.keys), parts), start
+            return ("t", parts), start
+        local.append(start)
+        return ("v", nres + len(local) - 1), start + 1
+
+    grads = []
+    for i in argnums:
+        j = list(param_idx).index(i)
+        grads.append(spec_of(types[j], offsets[j])[0])
+    leaves = tree.value_leaves()
+    if not 0 <= output_index < len(leaves):
+        raise JitTypeError(f"{fname}: output_index {output_index} is out of "
+                           f"range: the function has {len(leaves)} array output(s)")
+    gg = vjp_graph(g, tuple(local), output_index=leaves[output_index])
+    gspec = ("t", grads) if as_tuple else grads[0]
+    spec = ("t", [tree.spec, gspec]) if with_value else gspec
+    return gg, OutTree(spec)
 
 
 class CustomVJP:

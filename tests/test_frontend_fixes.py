@@ -130,3 +130,64 @@ def test_integer_literal_out_of_dtype_range(backend):
                                   compare_300(u8))
     i64 = np.array([1, 2])
     np.testing.assert_array_equal(jg.script(add_300, backend=backend)(i64), add_300(i64))
+
+
+def closure_step(w, b, x, y, lr):
+    def loss_fn(w, b):
+        return ((x @ w + b - y) ** 2).mean()
+    loss, (gw, gb) = jg.value_and_grad(loss_fn, argnums=(0, 1))(w, b)
+    return loss, w - lr * gw, b - lr * gb
+
+
+def closure_dict_step(p, x, y):
+    scale = 2.0
+
+    def loss_fn(p):
+        return (scale * (np.tanh(x @ p["w"]) - y) ** 2).sum()
+    g = jg.grad(loss_fn)(p)
+    return {k: p[k] - 0.1 * g[k] for k in p}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grad_of_a_nested_closure(backend):
+    # JAX's closure pattern: the loss reads x, y from the enclosing function
+    rng = np.random.default_rng(0)
+    w, b = rng.standard_normal(3), rng.standard_normal(1)
+    x, y = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    got = jg.script(closure_step, backend=backend, fallback="error")(w, b, x, y, 0.1)
+    h = 1e-6
+
+    def loss(w, b):
+        return ((x @ w + b - y) ** 2).mean()
+    gw = [(loss(w + h * e, b) - loss(w - h * e, b)) / (2 * h) for e in np.eye(3)]
+    np.testing.assert_allclose(got[0], loss(w, b), rtol=1e-12)
+    np.testing.assert_allclose(got[1], w - 0.1 * np.array(gw), rtol=1e-8)
+    p = {"w": rng.standard_normal((3, 2))}
+    y2 = rng.standard_normal((5, 2))
+    got = jg.script(closure_dict_step, backend=backend, fallback="error")(p, x, y2)
+    assert isinstance(got, dict)
+    np.testing.assert_allclose(got["w"], closure_dict_step(p, x, y2)["w"], rtol=1e-12)
+
+
+def sum_rows(x):
+    t = x.sum()
+    for v in x:
+        t = t + v
+    return t
+
+
+def sum_first(x, k):
+    s = 0.0
+    for i in range(k):
+        s = s + x[i]
+    return s
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_loops_over_empty_arrays(backend):
+    # the body indexes an empty axis but never runs; running it is NumPy's IndexError
+    assert jg.script(sum_rows, backend=backend)(np.zeros(0)) == 0.0
+    f = jg.script(sum_first, backend=backend)
+    assert f(np.zeros(0), 0) == 0.0
+    with pytest.raises(IndexError):
+        f(np.zeros(0), 1)

@@ -423,10 +423,16 @@ def _norm(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -
 def _grad_maker(with_value: bool) -> Handler:
     def h(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         from ..api import grad, value_and_grad
-        from .values import NestedFunction
+        from .values import NestedFunction, NestedGrad
         if args and isinstance(args[0], NestedFunction):
-            raise em.script_error(f"jg.grad of the nested function {args[0].fdef.name!r} is "
-                                  "not supported: define it at module level", node, "grad")
+            opts = {k: em.static_attr(v, k) for k, v in kwargs.items()}
+            argnums = em.static_attr(args[1], "argnums") if len(args) > 1 else \
+                opts.pop("argnums", 0)
+            if set(opts) - {"output_index"}:
+                raise em.type_error(f"jg.grad of a nested function: unsupported options "
+                                    f"{sorted(set(opts) - {'output_index'})}")
+            return NestedGrad(args[0], tuple(argnums) if isinstance(argnums, (tuple, list))
+                              else int(argnums), with_value, int(opts.get("output_index", 0)))
         static_kw = {k: em.static_attr(v, k) for k, v in kwargs.items()}
         static_args = [args[0]] + [em.static_attr(a, "argnums") for a in args[1:]]
         return (value_and_grad if with_value else grad)(*static_args, **static_kw)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..errors import JitTypeError, ScriptError
-from ..ir.graph import Graph, Value, inline_graph
+from ..ir.graph import Block, Builder, Graph, Value, clone_block_into, inline_graph
 from ..ops import OpDef, lookup_py
 from ..types import UNKNOWN, TensorType
 from .check import check_function
@@ -29,8 +29,10 @@ from .values import (
     BoundMethod,
     DictType,
     NestedFunction,
+    NestedGrad,
     _describe,
     _unwrap_none,
+    flatten_result,
     is_static,
     sorted_keys,
 )
@@ -59,6 +61,8 @@ class CallEmitter(EmitterCore):
         em = cast("Emitter", self)  # NOTE: calls.py's handlers take the whole Emitter
         if isinstance(f, NestedFunction):
             return self.inline_nested(f, args, kwargs, node)
+        if isinstance(f, NestedGrad):
+            return self.call_grad_nested(f, args, kwargs, node)
         random = _random_name(f)
         if random is not None:
             raise self.script_error(f"{random}(): random numbers cannot be drawn inside a "
@@ -240,6 +244,70 @@ class CallEmitter(EmitterCore):
         statics = {i: a for i, a in enumerate(bound) if i not in param_idx}
         gg, tree, _ = gf.function_graph(types, statics, param_idx, provs)
         return tree.build(inline_graph(self.b, gg, vals))
+
+    def call_grad_nested(self, ng: NestedGrad, args: list[Any], kwargs: dict[str, Any],
+                         node: ast.AST) -> Any:
+        """`jg.grad(loss_fn)(w)` of a nested def: its body is built over fresh params in a
+        graph of its own, the values it reads from the enclosing function become extra
+        params (constants of the differentiation), and the transform is inlined here."""
+        from ..api import differentiate
+        from .emit import Emitter  # NOTE: emit.py imports this module
+        nf = ng.nf
+        name = nf.fdef.name
+        try:
+            ba = nf.signature.bind(*args, **kwargs)
+        except TypeError as ex:
+            raise self.type_error(f"{name}(): {ex}") from None
+        ba.apply_defaults()
+        bound = list(ba.arguments.values())
+        names = list(ba.arguments)
+        if not self.typed:
+            vals = [self.as_value(a) for a in bound if not is_static(a)]
+            k = len(ng.argnums_tuple)
+            n = self.b.node("grad", vals, {"fn": name, "argnums": ng.argnums_tuple,
+                                           "value": ng.with_value},
+                            [UNKNOWN] * (k + (1 if ng.with_value else 0)), loc=self.loc)
+            grads = tuple(n.outputs[-k:])
+            g = grads if isinstance(ng.argnums, tuple) else grads[0]
+            return (n.outputs[0], g) if ng.with_value else g
+        argnums = tuple(i % len(bound) for i in ng.argnums_tuple)
+        param_idx = [i for i, a in enumerate(bound) if not is_static(a) or i in argnums]
+        types, vals, params = [], [], []
+
+        def make(t: Any, hint: str) -> Any:
+            if isinstance(t, DictType):
+                return {k: make(e, f"{hint}_{k}") for k, e in zip(t.keys, t)}
+            if isinstance(t, tuple):
+                return tuple(make(e, f"{hint}{k}") for k, e in enumerate(t))
+            params.append(Value(t, hint))
+            return params[-1]
+        sub_args = list(bound)
+        for i in param_idx:
+            t, leaves = self.tree_of(bound[i])
+            types.append(t)
+            vals += leaves
+            sub_args[i] = make(t, names[i])
+        tb = Builder(Block(list(params)), self.loc)
+        definer = nf.definer
+        sub = Emitter(FunctionSource(definer.src.fn, nf.fdef, definer.src.filename), tb,
+                      True, self.depth + 1, self.prov, self.own)
+        sub.outer, sub.local_names = definer, nf.local_names
+        sub.active = frozenset({id(nf.fdef)})
+        flat, tree = flatten_result(self._run_inlined(sub, sub_args, name))
+        defined = set(params) | {o for m in tb.block.nodes for o in m.outputs}
+        free = list(dict.fromkeys(v for m in tb.block.nodes for v in m.free_uses()
+                                  if v not in defined))
+        free += [v for v in dict.fromkeys(flat) if v not in defined and v not in free]
+        caps = [Value(v.type, v.hint) for v in free]
+        cb = Builder(Block(params + caps), self.loc)
+        mapping: dict[Value, Value] = dict(zip(free, caps))
+        clone_block_into(cb, tb.block, mapping)
+        cb.block.results = [mapping.get(v, v) for v in flat]
+        closed = Graph(name, cb.block, [p.hint or "arg" for p in params + caps])
+        gg, out = differentiate(closed, tree, types, param_idx, argnums,
+                                isinstance(ng.argnums, tuple), ng.with_value,
+                                ng.output_index, names, name)
+        return out.build(inline_graph(self.b, gg, vals + free))
 
     def tree_of(self, x: Any) -> tuple[Any, list[Value]]:
         """(type, leaves) of an argument: a tuple/list/dict holding run-time values is a

@@ -90,6 +90,21 @@ class NestedFunction:
 
 
 @dataclass
+class NestedGrad:
+    """`jg.grad(loss_fn)` / `jg.value_and_grad(...)` of a nested def (a closure: what it
+    does not bind is read from the enclosing function, as a constant of the
+    differentiation); called, it is differentiated and inlined (CallEmitter)."""
+    nf: NestedFunction
+    argnums: int | tuple[int, ...]
+    with_value: bool
+    output_index: int = 0
+
+    @property
+    def argnums_tuple(self) -> tuple[int, ...]:
+        return self.argnums if isinstance(self.argnums, tuple) else (self.argnums,)
+
+
+@dataclass
 class Returned:
     value: Any
 

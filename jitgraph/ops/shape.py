@@ -222,7 +222,23 @@ def _getitem_shape(ins: Sequence[TensorType], a: dict[str, Any]) -> tuple[int, .
                                "use np.where instead")
         assert t.shape is not None
         dyn.append(0 if t.shape == () else np.zeros(t.shape, dtype=np.int64))
-    return tuple(ghost(ins[0])[build_index(a["index"], dyn)].shape)
+    x = ghost(ins[0])
+    # a run-time int index into an empty axis fails at run time, if ever (a loop over an
+    # empty array never runs its body): its result's shape does not depend on that axis
+    shape, axis, nth = list(x.shape), 0, 0
+    for e in a["index"]:
+        if e[0] == "ellipsis":
+            axis += x.ndim - sum(f[0] not in ("none", "ellipsis") for f in a["index"])
+        elif e[0] == "value":
+            if np.ndim(dyn[nth]) == 0 and axis < len(shape) and shape[axis] == 0:
+                shape[axis] = 1
+            nth += 1
+            axis += 1
+        elif e[0] != "none":
+            axis += 1
+    if shape != list(x.shape):
+        x = np.broadcast_to(np.zeros((), x.dtype), shape)
+    return tuple(x[build_index(a["index"], dyn)].shape)
 
 
 def _getitem_vjp(b: Any, n: Any, ct: Any) -> list[Any]:
