@@ -20,8 +20,17 @@ def describe(r: Any) -> str:
 def input_tolerance(args: tuple, rtol: dict[np.dtype, float] = RTOL) -> float:
     """The loosest tolerance any float input calls for: a float64 result computed through
     float32 steps (f32 exp, then a float64 constant) carries float32 rounding."""
-    dts = [np.asarray(a).dtype for a in args if np.asarray(a).dtype.kind == "f"]
+    dts = [np.asarray(a).dtype for a in _leaves(args) if np.asarray(a).dtype.kind == "f"]
     return max((rtol[d] for d in dts), default=0.0)
+
+
+def _leaves(x: Any) -> list[Any]:
+    """The arrays and numbers of a pytree of arguments (tuples, lists, dicts)."""
+    if isinstance(x, (tuple, list)):
+        return [leaf for e in x for leaf in _leaves(e)]
+    if isinstance(x, dict):
+        return [leaf for e in x.values() for leaf in _leaves(e)]
+    return [x]
 
 
 def assert_same_result(got: Any, want: Any, where: str = "result", tol: float = 0.0,
@@ -34,6 +43,12 @@ def assert_same_result(got: Any, want: Any, where: str = "result", tol: float = 
         assert len(got) == len(want), f"{where}: got {describe(got)}, eager {describe(want)}"
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             assert_same_result(g, w, f"{where}[{i}]", tol, rtol)
+        return
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), \
+            f"{where}: got {describe(got)}, eager {describe(want)}"
+        for k in want:
+            assert_same_result(got[k], want[k], f"{where}[{k!r}]", tol, rtol)
         return
     assert type(got) is type(want), f"{where}: got {describe(got)}, eager {describe(want)}"
     g, w = np.asarray(got), np.asarray(want)

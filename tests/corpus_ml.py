@@ -1339,27 +1339,15 @@ ENTRIES: list[Entry] = [
     (ml_minibatch_sgd_epochs, _a_minibatch, None),
     (ml_train_early_stop, _a_early_stop, None),
     (ml_maml_inner_steps_loss, _a_maml, (0, 1, 2, 3, 4)),
+    # found bugs when written (fixed since)
+    (ml_mlp_layers_tuple, _a_layers_tuple, None),
+    (ml_feature_binning_onehot, _a_binning, None),
+    (ml_memory_bank_loss, _a_memory_bank, 0),
+    (ml_closure_train_step, _a_closure_step, None),
 ]
 
 CORPUS: dict[str, Entry] = {fn.__name__: (fn, make_args, argnums)
                             for fn, make_args, argnums in ENTRIES}
 
 # functions that found jitgraph bugs: name -> (fn, make_args, argnums, diagnosis)
-PENDING: dict[str, tuple[Callable[..., Any], Callable[..., tuple], Any, str]] = {
-    "ml_mlp_layers_tuple": (
-        ml_mlp_layers_tuple, _a_layers_tuple, None,
-        ("`for w, b in zip(ws, bs)` with ws, bs tuple *arguments* raises ScriptError 'zip() works "
-        "on tuples and lists' (calls._zip refuses the untyped Values of the generic pass)")),
-    "ml_feature_binning_onehot": (
-        ml_feature_binning_onehot, _a_binning, None,
-        ("cpu: x / c compiled with LLVM arcp (multiply by 1/c) is not IEEE division: "
-        "(4.8999999999999995 / 0.7).astype(int64) is 7 in NumPy, 6 on cpu")),
-    "ml_memory_bank_loss": (
-        ml_memory_bank_loss, _a_memory_bank, 0,
-        ("grad of mem[idx] = v with a repeated index: forward keeps the last write (as NumPy), "
-        "but setitem's VJP gives every write the cotangent (the overwritten row too)")),
-    "ml_closure_train_step": (
-        ml_closure_train_step, _a_closure_step, None,
-        ("jg.value_and_grad of a nested def (closure over x, y) inside a scripted function: "
-        "ScriptError 'not supported: define it at module level' (README does not say so)")),
-}
+PENDING: dict[str, tuple[Callable[..., Any], Callable[..., tuple], Any, str]] = {}

@@ -1205,6 +1205,12 @@ _ENTRIES = [
     (sci_dft_power, _a_dft, None),
     (sci_fixed_point_allclose, _a_fixed_point, None),
     (sci_boltzmann, _a_boltz, None),
+    # found bugs when written (fixed since)
+    (sci_gauss_elimination, _a_gauss_elim, None),
+    (sci_sorted_samples, _a_sorted, None),
+    (sci_relax_change, _a_relax, None),
+    (sci_survival_loss, _a_survival, 0),
+    (sci_histogram_moments, _a_hist_moments, None),
 ]
 
 CORPUS = {fn.__name__: (fn, make_args, argnums) for fn, make_args, argnums in _ENTRIES}
@@ -1212,27 +1218,6 @@ CORPUS = {fn.__name__: (fn, make_args, argnums) for fn, make_args, argnums in _E
 # entries taken out of CORPUS because they hit a jitgraph bug: name -> (fn, make_args,
 # argnums, diagnosis)
 PENDING: dict[str, tuple[Any, Any, Any, str]] = {
-    "sci_gauss_elimination": (
-        sci_gauss_elimination, _a_gauss_elim, None,
-        "JitTypeError 'may share memory with an array jitgraph cannot track (a global or a "
-        "constant)': piv = M[k, k] (a 0-d element, a copy in NumPy) is recorded as a view of M"),
-    "sci_sorted_samples": (
-        sci_sorted_samples, _a_sorted, None,
-        "JitTypeError \"'t' refers to the same array\": t = a[j] on a 1-D array is a scalar "
-        "copy, but ownership.py records every all-integer getitem as a view"),
-    "sci_relax_change": (
-        sci_relax_change, _a_relax, None,
-        "JitTypeError blaming 'a global or a constant': prev = u before the loop (rebound to "
-        "u.copy() before the write) makes the loop's u unowned, with a wrong explanation"),
-    "sci_survival_loss": (
-        sci_survival_loss, _a_survival, 0,
-        "grad of np.cumprod is NaN where an input is exactly 0 (vjp divides by x); finite "
-        "differences give a finite value"),
-    "sci_best_state": (
-        sci_best_state, _a_best, None,
-        "silent wrong result: best = x inside a run-time if (a select of x and best) is not "
-        "seen as aliasing x, so later x[i] = v writes are not reflected in best as in NumPy"),
-    "sci_histogram_moments": (
-        sci_histogram_moments, _a_hist_moments, None,
-        "np.arange(5.0) gives int64 instead of float64: arange's dtype rule ignores stop"),
+    'sci_best_state': (sci_best_state, _a_best, None,
+        'refused by design: `b = a if c else ...` then writing into a makes b maybe a, a JitTypeError (eager NumPy shares the array; the IR cannot)'),
 }
