@@ -130,7 +130,7 @@ _attach("mul", _binary("fmul", "mul", "and_"))
 def _div(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype) -> ir.Value:
     a, c = _to(lw, vals, ins, out)
     # a plain IEEE division, as NumPy's: no `arcp` (a multiply by the reciprocal of a
-    # loop-invariant divisor is off by 1 ulp in about a third of the elements, which
+    # loop-invariant divisor is 1 ulp off for many dividends (x / 255.0: half), which
     # truncation to an integer can turn into an off-by-one). float16 divides in float
     # and rounds once to half, as NumPy's float16 loop does
     return lw.b.fdiv(a, c)
@@ -254,12 +254,18 @@ def _pow(lw: Lowerer, vals: list[ir.Value], ins: list[TensorType], out: np.dtype
                 return b.fmul(b.fmul(a, a), a)
             if k == -1.0:
                 return b.fdiv(_fconst(a, 1.0), a)
+            if k == 0.5:    # NumPy takes a scalar 0.5 as sqrt: -0.0 -> -0.0, -inf -> nan
+                return lw.call(lw.intrinsic("llvm.sqrt", a.type), [a])
         if kd(ins[1]).kind in "iu":      # x ** n, n an integer known at run time
             # uint64 stays unsigned (2**64 - 1 is not -1); narrower ints widen to int64
             unsigned = kd(ins[1]) == np.dtype(np.uint64)
             n = vals[1] if unsigned else lw.cast(vals[1], kd(ins[1]), INT64)
             return llvm_math.powi(lw, a, n, compute_dtype(out), unsigned=unsigned)
-        return llvm_math.emit(lw, "pow", [a, c], compute_dtype(out))
+        r = llvm_math.emit(lw, "pow", [a, c], compute_dtype(out))
+        if ins[1].shape == ():   # a run-time scalar exponent of 0.5 is sqrt too
+            half = b.fcmp_ordered("==", c, _fconst(c, 0.5))
+            r = b.select(half, lw.call(lw.intrinsic("llvm.sqrt", a.type), [a]), r)
+        return r
     if out.kind == "b":
         return b.or_(a, b.xor(c, ir.Constant(I1, 1)))   # x**0 == 1, else x
     if out.kind == "i":
