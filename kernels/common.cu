@@ -75,6 +75,16 @@ JG_FLOAT_DIVMOD(float, fmodf, floorf, copysignf)
 JG_FLOAT_DIVMOD(double, fmod, floor, copysign)
 #undef JG_FLOAT_DIVMOD
 
+// ---- float power: NumPy takes an exponent of 0.5 as sqrt (-0.0 -> -0.0, -inf -> nan,
+// where C's pow gives 0.0 and inf). NumPy does this for a scalar exponent only; an array
+// of 0.5s differs from this for those two bases alone ----
+__device__ __forceinline__ float jg_fpow(float a, float b) {
+    return b == 0.5f ? sqrtf(a) : powf(a, b);
+}
+__device__ __forceinline__ double jg_fpow(double a, double b) {
+    return b == 0.5 ? sqrt(a) : pow(a, b);
+}
+
 // ---- integer power by squaring (NumPy raises for negative exponents; we give 1/a**-b
 // truncated, which is what integer division would say) ----
 template <typename T> __device__ __forceinline__ T jg_pow(T a, T b) {

@@ -27,6 +27,7 @@ from jitgraph.backends import cuda_lower as cl
 from jitgraph.backends.cuda_jit import CudaBackend, CudaFunction, HostEmulator
 from jitgraph.ir.graph import Block, Builder, Graph, Value
 from jitgraph.ops.shape import build_index
+from jitgraph.types import TensorType
 
 V = ("value",)
 
@@ -279,3 +280,21 @@ def test_extra_functions_compile_with_nvcc(arch: str) -> None:
     # and one verbatim, as pycuda compiles a single program (extern "C" names)
     ok, log = _nvcc(arch, cl.lower(BY_NAME["sa_half"].graph).source)
     assert ok, log[-6000:]
+
+
+# ---------------------------------------------------------------------------------------
+# x ** 0.5 is sqrt, as NumPy's scalar fast path: -0.0 -> -0.0 and -inf -> nan
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_half_power_is_sqrt(dt: Any, emu: HostEmulator) -> None:
+    t = TensorType(np.dtype(dt), (6,))
+    b = Builder(Block([Value(t, "x")]))
+    half = b.const(0.5)
+    b.block.results = [b.op("pow", b.block.params[0], half)]
+    g = Graph("half_pow", b.block, ["x"])
+    x = np.array([-np.inf, -0.0, 0.0, 2.0, np.inf, 9.0], dt)
+    got = run(emu, g, [x])[0]
+    with np.errstate(invalid="ignore"):
+        want = x ** 0.5
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got[1:]), np.signbit(want[1:]))

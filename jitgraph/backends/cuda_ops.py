@@ -190,7 +190,7 @@ ELEMENTWISE: dict[str, Elementwise] = {
     "div": E({"float": "({0} / {1})"}),
     "floordiv": E({"*": "jg_floordiv({0}, {1})"}),
     "mod": E({"*": "jg_mod({0}, {1})"}),
-    "pow": E({"float32": "powf({0}, {1})", "float64": "pow({0}, {1})",
+    "pow": E({"float32": "jg_fpow({0}, {1})", "float64": "jg_fpow({0}, {1})",
               "integer": "jg_pow({0}, {1})", "bool": "({0} || !{1})"}),
     "maximum": E({"*": "jg_maximum({0}, {1})"}),
     "minimum": E({"*": "jg_minimum({0}, {1})"}),

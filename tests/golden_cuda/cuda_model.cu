@@ -60,7 +60,7 @@ extern "C" __global__ void __launch_bounds__(256) model_k3_row_sum(const float* 
             const float a1 = p0[ob0 + r0];
             const float a2 = p1[ob1 + r0];
             const float f3 = (a1 - a2);
-            const float f4 = powf(f3, 2.0f);
+            const float f4 = jg_fpow(f3, 2.0f);
             acc0 = jg_sum_op()(acc0, f4);
         }
         acc0 = jg_block_reduce<256>(acc0, jg_sum_op(), (float)0.0f);
