@@ -14,7 +14,7 @@ import numpy as np
 
 from . import config
 from .errors import JitTypeError, ScriptError
-from .frontend.values import DictType, sorted_keys
+from .frontend.values import DictType, ListType, sorted_keys
 from .ir.graph import Block, Builder, Graph, Value
 from .types import UNKNOWN, TensorType, type_of_python
 
@@ -53,7 +53,7 @@ def _arg_key(a: Any) -> Any:
     if t is tuple or t is list:  # a pytree of arrays/scalars: one graph param per leaf
         ks = tuple(_arg_key(e) for e in a)
         if a and all(k is not None and k is not _NONE_KEY for k in ks):
-            return ("tree", ks)
+            return ("tree" if t is tuple else "list", ks)
         return None
     if t is dict:   # a dict pytree: its entries in sorted-key order, as JAX flattens it
         try:
@@ -83,6 +83,8 @@ def _key_type(k: Any) -> Any:
     """The type of one argument: a TensorType, or a tuple of them for a pytree."""
     if isinstance(k, tuple) and k[0] == "tree":
         return tuple(_key_type(e) for e in k[1])
+    if isinstance(k, tuple) and k[0] == "list":
+        return ListType(_key_type(e) for e in k[1])
     if isinstance(k, tuple) and k[0] == "dict":
         return DictType(k[1], [_key_type(e) for e in k[2]])
     if isinstance(k, tuple):
@@ -104,6 +106,8 @@ def _describe_key(k: Any) -> str:
         return "None"
     if isinstance(k, tuple) and k and k[0] == "tree":
         return "(" + ", ".join(_describe_key(e) for e in k[1]) + ")"
+    if isinstance(k, tuple) and k and k[0] == "list":
+        return "[" + ", ".join(_describe_key(e) for e in k[1]) + "]"
     if isinstance(k, tuple) and k and k[0] == "dict":
         return "{" + ", ".join(f"{n!r}: {_describe_key(e)}" for n, e in zip(k[1], k[2])) + "}"
     if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], np.dtype):
@@ -141,7 +145,8 @@ class Specialization:
         self.single: int | None = tree.spec[1] if tree.spec[0] == "v" and \
             convs[tree.spec[1]] is None else None
         # a pytree argument is passed as its leaves
-        self.trees = any(isinstance(k, tuple) and k and k[0] in ("tree", "dict") for k in key)
+        self.trees = any(isinstance(k, tuple) and k and k[0] in ("tree", "list", "dict")
+                         for k in key)
         self.all_params = list(param_idx) == list(range(len(key))) and not self.trees
 
     def inputs(self, args: Sequence[Any]) -> list[Any]:
@@ -555,7 +560,7 @@ def differentiate(g: Graph, tree: Any, types: Sequence[Any], param_idx: Sequence
                 parts.append(sp)
             if isinstance(t, DictType):
                 return ("d", list(t.keys), parts), start
-            return ("t", parts), start
+            return ("l" if isinstance(t, ListType) else "t", parts), start
         local.append(start)
         return ("v", nres + len(local) - 1), start + 1
 

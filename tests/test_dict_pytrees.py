@@ -73,8 +73,8 @@ def _close(got, want):
         for k in want:
             _close(got[k], want[k])
         return
-    if isinstance(want, tuple):
-        assert isinstance(got, tuple) and len(got) == len(want)
+    if isinstance(want, (tuple, list)):
+        assert type(got) is type(want) and len(got) == len(want)
         for g, w in zip(got, want, strict=True):
             _close(g, w)
         return
@@ -227,3 +227,27 @@ def test_strings_are_still_refused_outside_keys():
         return x + "a"
     with pytest.raises(jg.ScriptError, match="string"):
         jg.script(text_value)
+
+
+def list_loss(ps, x):
+    w, b = ps
+    return ((x @ w + b) ** 2).sum()
+
+
+def list_step(ps, x):
+    g = jg.grad(list_loss)(ps, x)
+    new = [p - 0.1 * q for p, q in zip(ps, g)]
+    return new + [x.sum()], (ps[0],) + (g[1], x), isinstance(g, list)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lists_stay_lists(backend):
+    # JAX: the gradient with respect to a list is a list; inside the function a list
+    # argument is a list (+ concatenates, as Python does, where it used to stack)
+    ps = [np.ones((3, 2)), np.zeros(2)]
+    x = np.arange(12.0).reshape(4, 3) / 10
+    g = jg.grad(list_loss, backend=backend)(ps, x)
+    assert isinstance(g, list) and [a.shape for a in g] == [(3, 2), (2,)]
+    assert isinstance(jg.grad(list_loss, backend=backend)(tuple(ps), x), tuple)
+    got = jg.script(list_step, backend=backend, fallback="error")(ps, x)
+    _close(got, list_step(ps, x))

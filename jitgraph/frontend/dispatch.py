@@ -28,6 +28,7 @@ from .source import FunctionSource, function_source
 from .values import (
     BoundMethod,
     DictType,
+    ListType,
     NestedFunction,
     NestedGrad,
     _describe,
@@ -277,6 +278,8 @@ class CallEmitter(EmitterCore):
         def make(t: Any, hint: str) -> Any:
             if isinstance(t, DictType):
                 return {k: make(e, f"{hint}_{k}") for k, e in zip(t.keys, t)}
+            if isinstance(t, ListType):
+                return [make(e, f"{hint}{k}") for k, e in enumerate(t)]
             if isinstance(t, tuple):
                 return tuple(make(e, f"{hint}{k}") for k, e in enumerate(t))
             params.append(Value(t, hint))
@@ -319,7 +322,8 @@ class CallEmitter(EmitterCore):
             return DictType(keys, [p[0] for p in parts]), [v for p in parts for v in p[1]]
         if isinstance(x, (tuple, list)) and x and not is_static(x):
             parts = [self.tree_of(e) for e in x]
-            return tuple(p[0] for p in parts), [v for p in parts for v in p[1]]
+            kind = ListType if isinstance(x, list) else tuple
+            return kind(p[0] for p in parts), [v for p in parts for v in p[1]]
         v = self.as_value(x)
         return v.type, [v]
 

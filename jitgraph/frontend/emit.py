@@ -35,6 +35,7 @@ from .values import (
     BoundMethod,
     DictType,
     Enumerated,
+    ListType,
     NeedStatic,
     NoneArg,
     OutTree,
@@ -92,6 +93,8 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
     def make(t: Any, name: str) -> Any:
         if isinstance(t, DictType):
             return {k: make(e, f"{name}_{key_ident(k)}") for k, e in zip(t.keys, t)}
+        if isinstance(t, ListType):
+            return [make(e, f"{name}{k}") for k, e in enumerate(t)]
         if isinstance(t, tuple):
             return tuple(make(e, f"{name}{k}") for k, e in enumerate(t))
         v = Value(t, name)

@@ -140,6 +140,16 @@ class ExpressionEmitter(EmitterCore):
                 raise self.type_error("division by zero in a compile-time constant") from None
             except TypeError as ex:
                 raise self.type_error(str(ex)) from None
+        seqs = (tuple, list)
+        if f is operator.add and isinstance(a, seqs) and isinstance(b, seqs):
+            if isinstance(a, list) != isinstance(b, list):
+                raise self.type_error(f"can only concatenate {type(a).__name__} (not "
+                                      f"\"{type(b).__name__}\") to {type(a).__name__}")
+            return type(a)(list(a) + list(b)) if isinstance(a, list) else tuple(a) + tuple(b)
+        if f is operator.mul and (isinstance(a, seqs) and isinstance(b, (int, np.integer))
+                                  or isinstance(b, seqs) and isinstance(a, (int, np.integer))):
+            seq, k = (a, b) if isinstance(a, seqs) else (b, a)
+            return seq * int(k)  # type: ignore[operator,arg-type]
         if f is operator.matmul:
             return self.op("matmul", [a, b])
         if f not in (operator.and_, operator.or_, operator.xor):

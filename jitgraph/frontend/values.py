@@ -130,6 +130,12 @@ class DictType(tuple):
         return "{" + ", ".join(f"{k!r}: {t}" for k, t in zip(self.keys, self)) + "}"
 
 
+class ListType(tuple):
+    """The type of a list argument (a pytree node): its items' types. A tuple, so code
+    walking pytrees of types walks it too; the function sees a list, and a gradient with
+    respect to it is a list, as in JAX."""
+
+
 def key_ident(k: Any) -> str:
     """A dict key as part of a value's name in the IR text."""
     return "".join(c if c.isalnum() or c == "_" else "_" for c in str(k)) or "k"
