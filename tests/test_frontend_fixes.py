@@ -191,3 +191,69 @@ def test_loops_over_empty_arrays(backend):
     assert f(np.zeros(0), 0) == 0.0
     with pytest.raises(IndexError):
         f(np.zeros(0), 1)
+
+
+def window(x, i):
+    return x[i:i + 3]
+
+
+def window_add(x, i):
+    out = x.copy()
+    out[i:i + 2] += 1.0
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_window_with_a_negative_start_raises(backend):
+    # NumPy's x[-1:2] is shorter (a shape jitgraph cannot give); x[i + arange(3)] used to
+    # wrap around to [9, 0, 1]: a negative start is now IndexError, as a window past the end
+    x = np.arange(10.0)
+    np.testing.assert_array_equal(jg.script(window, backend=backend)(x, 2), x[2:5])
+    for fn in (window, window_add):
+        with pytest.raises(IndexError):
+            jg.script(fn, backend=backend)(x, -1)
+
+
+def bool_index(x, n):
+    return x[n]
+
+
+def nan_extremes(x):
+    return np.nanmax(x, axis=1), np.nanmin(x, axis=0), np.nanmax(x)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_numpy_edge_cases(backend):
+    with pytest.raises(jg.JitTypeError, match="boolean scalar"):
+        jg.script(bool_index, backend=backend)(np.arange(3.0), True)
+    x = np.array([[np.nan, np.nan], [1.0, np.nan]])
+    got = jg.script(nan_extremes, backend=backend, fallback="error")(x)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = nan_extremes(x)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def _axis_cases():
+    return [
+        (lambda x: np.moveaxis(x, 0, 5), "axis 5 is out of bounds"),
+        (lambda x: np.swapaxes(x, 0, 2), "axis 2 is out of bounds"),
+        (lambda x: np.flip(x, axis=2), "axis 2 is out of bounds"),
+        (lambda x: np.diff(x, axis=3), "axis 3 is out of bounds"),
+        (lambda x: np.diff(x, n=-1), "order must be non-negative"),
+        (lambda x: np.fliplr(x[0]), ">= 2-d"),
+        (lambda x: np.flipud(x.sum()), ">= 1-d"),
+        (lambda x: np.trace(x, axis1=0, axis2=0), "axis1=0, axis2=1"),
+        (lambda x: np.concatenate([]), "need at least one array"),
+    ]
+
+
+@pytest.mark.parametrize("k", range(9))
+def test_bad_axes_are_refused(k):
+    # these returned a result (axes wrapped modulo ndim) where NumPy raises
+    fn, msg = _axis_cases()[k]
+    x = np.ones((2, 3))
+    with pytest.raises(Exception):        # noqa: B017 - eager NumPy raises too
+        fn(x)
+    with pytest.raises(jg.JitTypeError, match=msg):
+        jg.script(fn, backend="interp")(x)

@@ -400,7 +400,8 @@ def swapaxes(em: Emitter, x: Any, a: Any, b: Any) -> Any:
     v = em.as_value(x)
     nd = v.type.ndim
     perm = list(range(nd))
-    a, b = int(a) % nd, int(b) % nd
+    from .composites import check_axis
+    a, b = check_axis(em, a, nd), check_axis(em, b, nd)
     perm[a], perm[b] = perm[b], perm[a]
     return em.op("transpose", [v], {"axes": tuple(perm)})
 
@@ -460,6 +461,9 @@ def dtype_call(em: Emitter, dtype: np.dtype, args: list[Any], kwargs: dict[str, 
 def _shape_args(args: list[Any]) -> Any:
     if len(args) == 1 and (isinstance(args[0], (tuple, list)) or args[0] is None):
         return args[0]
+    for a in args:
+        if isinstance(a, (float, np.floating)):  # NumPy does not truncate x.reshape(2.5)
+            raise TypeError(f"'{type(a).__name__}' object cannot be interpreted as an integer")
     return tuple(args)
 
 

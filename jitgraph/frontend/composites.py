@@ -101,7 +101,16 @@ def _axes(em: Emitter, axis: Any, nd: int) -> tuple[int, ...]:
         return tuple(range(nd))
     if isinstance(axis, int):
         axis = (axis,)
-    return tuple(int(a) % nd for a in axis)
+    return tuple(check_axis(em, a, nd) for a in axis)
+
+
+def check_axis(em: Emitter, a: Any, nd: int) -> int:
+    """A static axis in range for nd dimensions, normalized (NumPy's AxisError else)."""
+    if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+        raise em.type_error(f"an axis must be an integer, got {a!r}")
+    if not -nd <= int(a) < nd:
+        raise em.type_error(f"axis {int(a)} is out of bounds for array of dimension {nd}")
+    return int(a) % nd
 
 
 def flip(em: Emitter, v: Value, axis: Any = None) -> Value:
@@ -120,12 +129,18 @@ def _flip(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -
 
 @special(np.fliplr)
 def _fliplr(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-    return flip(em, _val(em, args[0]), 1)
+    v = _val(em, args[0])
+    if em.typed and _ndim(em, v) < 2:
+        raise em.type_error("np.fliplr: input must be >= 2-d")
+    return flip(em, v, 1)
 
 
 @special(np.flipud)
 def _flipud(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-    return flip(em, _val(em, args[0]), 0)
+    v = _val(em, args[0])
+    if em.typed and _ndim(em, v) < 1:
+        raise em.type_error("np.flipud: input must be >= 1-d")
+    return flip(em, v, 0)
 
 
 def _tri(np_fn: Any) -> Handler:
@@ -150,8 +165,13 @@ def _diff(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -
     b = _bound(("a", "n", "axis"), {"n": 1, "axis": -1}, args, kwargs, em, "diff")
     v = _val(em, b["a"])
     nd = _ndim(em, v)
-    axis = int(em.static_attr(b["axis"], "axis")) % nd
-    for _ in range(int(em.static_attr(b["n"], "n"))):
+    if em.typed and nd == 0:
+        raise em.type_error("np.diff requires input that is at least one dimensional")
+    axis = check_axis(em, em.static_attr(b["axis"], "axis"), nd) if em.typed else -1
+    n = int(em.static_attr(b["n"], "n"))
+    if n < 0:
+        raise em.type_error(f"np.diff: order must be non-negative but got {n}")
+    for _ in range(n):
         hi = tuple(("slice", 1, None, None) if i == axis else ("slice", None, None, None)
                    for i in range(nd))
         lo = tuple(("slice", None, -1, None) if i == axis else ("slice", None, None, None)
@@ -168,6 +188,9 @@ def _moveaxis(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AS
     nd = _ndim(em, v)
     src = _axes(em, b["source"], nd)
     dst = _axes(em, b["destination"], nd)
+    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise em.type_error("np.moveaxis: source and destination must be lists of distinct "
+                            "axes of the same length")
     order = [n for n in range(nd) if n not in src]
     for d, s_ in sorted(zip(dst, src)):
         order.insert(d, s_)
@@ -211,7 +234,12 @@ def _nan_reduce(op: str, fill: Any) -> Handler:
             s_ = em.op("sum", [_nanfill(em, v, 0.0)], attrs)
             n = em.op("sum", [em.op("logical_not", [em.op("isnan", [v])])], attrs)
             return em.op("div", [s_, n])
-        return em.op(op, [_nanfill(em, v, fill)], attrs)
+        r = em.op(op, [_nanfill(em, v, fill)], attrs)
+        if op in ("max", "min") and _kind(em, v) in "fc":
+            # an all-NaN slice gives NaN (NumPy warns), not the fill
+            gone = em.op("all", [em.op("isnan", [v])], attrs)
+            r = em.op("where", [gone, np.nan, r])
+        return r
     return h
 
 
@@ -247,6 +275,10 @@ def _hypot(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) 
 @special(np.trace)
 def _trace(em: Emitter, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
     v = _val(em, args[0])
+    b = _bound(("a", "offset", "axis1", "axis2"), {"offset": 0, "axis1": 0, "axis2": 1},
+               args, kwargs, em, "trace")
+    if (b["offset"], b["axis1"], b["axis2"]) != (0, 0, 1):
+        raise em.type_error("np.trace: only offset=0, axis1=0, axis2=1 are supported")
     if not em.typed:
         return em.opaque("np.trace", [v])
     if v.type.ndim != 2:

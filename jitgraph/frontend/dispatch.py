@@ -405,6 +405,8 @@ def bind_op(em: EmitterCore, opdef: OpDef, args: list[Any], kwargs: dict[str, An
             seq = bound[p]
             if not isinstance(seq, (tuple, list)):
                 raise em.type_error(f"{opdef.name}() expects a sequence of arrays")
+            if not seq and opdef.name in ("concatenate", "stack"):
+                raise em.type_error(f"need at least one array to {opdef.name}")
             inputs.extend(seq)
         else:
             inputs.append(bound[p])

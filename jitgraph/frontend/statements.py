@@ -214,7 +214,7 @@ class StatementEmitter(EmitterCore):
                                   "bounds")
         for axis, start, length in windows:   # out[i:i+L] = v: out[..., i + arange(L)] = v
             index = index[:axis] + (("value",),) + index[axis + 1:]
-            dyn = [self.window_index(start, length)]
+            dyn = [self.window_index(start, length, cur, axis)]
         mask = dyn[0] if len(dyn) == 1 and index == (("value",),) else None
         if aug is not None and self.typed and mask is not None and \
                 mask.type.dtype.kind == "b":  # type: ignore[union-attr]

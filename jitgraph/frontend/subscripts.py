@@ -47,7 +47,7 @@ class SubscriptEmitter(EmitterCore):
         for axis, start, length in windows:
             # x[i:i+L] is x[i + arange(L)] along that axis: a static shape, bounds-checked
             full = (("slice", None, None, None),) * axis
-            r = self.op("getitem", [r, self.window_index(start, length)],
+            r = self.op("getitem", [r, self.window_index(start, length, r, axis)],
                         {"index": full + (("value",),)})
         return r
 
@@ -63,7 +63,14 @@ class SubscriptEmitter(EmitterCore):
             raise self.type_error(f"{ast.unparse(node)}[{key!r}]: no such key; the dict has "
                                   f"{', '.join(map(repr, d)) or 'no keys'}") from None
 
-    def window_index(self, start: Value, length: int) -> Value:
+    def window_index(self, start: Value, length: int, of: Value, axis: int) -> Value:
+        """The indices of x[start:start + length] along axis. A negative start would wrap
+        as an array index (NumPy's slice gives fewer items there, a shape jitgraph cannot
+        give): it becomes the axis length, so the bounds check raises IndexError, as it
+        does for a window past the end."""
+        if self.typed and of.type.shape is not None:
+            n = self.b.const(of.type.shape[axis])
+            start = self.op("where", [self.op("lt", [start, self.b.const(0)]), n, start])
         return self.op("add", [start, self.op("arange", [], {"stop": length})])
 
     def index_entries(self, sl: ast.expr) -> tuple[tuple[tuple[Any, ...], ...], list[Value],
@@ -111,8 +118,11 @@ class SubscriptEmitter(EmitterCore):
         elif isinstance(v, slice):
             index.append(("slice", *[self.static_attr(b, "slice bound")
                                      for b in (v.start, v.stop, v.step)]))
-        elif isinstance(v, (bool, np.bool_)):
-            raise self.type_error("indexing with a boolean scalar is not supported")
+        elif isinstance(v, (bool, np.bool_)) or isinstance(v, Value) and self.typed and \
+                v.type.shape == () and v.type.dtype.kind == "b":  # type: ignore[union-attr]
+            # NumPy reads x[True] as x[None] and x[False] as an empty axis (not as 1 / 0)
+            raise self.type_error("indexing with a boolean scalar is not supported (NumPy "
+                                  "adds an axis for it, whose length depends on the value)")
         elif isinstance(v, (int, np.integer)):
             index.append(("int", int(v)))
         else:
