@@ -40,7 +40,10 @@ def is_enabled() -> bool:
     return _enabled and not config.DISABLE
 
 
-def _arg_key(a: Any) -> Any:
+MAX_TREE_DEPTH = 100   # pytree arguments nested deeper are refused (JitTypeError)
+
+
+def _arg_key(a: Any, depth: int = 0) -> Any:
     """Signature component of one argument: (dtype, shape) for arrays, the Python type for
     Python scalars (their values are run-time inputs)."""
     t = type(a)
@@ -50,8 +53,10 @@ def _arg_key(a: Any) -> Any:
         return t
     if a is None:  # an optional argument left out: a compile-time None
         return _NONE_KEY
+    if (t is tuple or t is list or t is dict) and depth >= MAX_TREE_DEPTH:
+        return None
     if t is tuple or t is list:  # a pytree of arrays/scalars: one graph param per leaf
-        ks = tuple(_arg_key(e) for e in a)
+        ks = tuple(_arg_key(e, depth + 1) for e in a)
         if a and all(k is not None and k is not _NONE_KEY for k in ks):
             return ("tree" if t is tuple else "list", ks)
         return None
@@ -60,22 +65,56 @@ def _arg_key(a: Any) -> Any:
             names = tuple(sorted_keys(a))
         except TypeError:
             return None
-        ks = tuple(_arg_key(a[n]) for n in names)
+        ks = tuple(_arg_key(a[n], depth + 1) for n in names)
         if a and all(k is not None and k is not _NONE_KEY for k in ks):
             return ("dict", names, ks)
         return None
     if isinstance(a, np.generic):
         return (a.dtype, ())
-    if isinstance(a, np.ndarray):
-        return (a.dtype, a.shape)
-    if isinstance(a, (bool, int, float)):
-        return type(a).__mro__[1] if type(a) not in (bool, int, float) else type(a)
+    if isinstance(a, np.ndarray):   # a subclass: taken as an ndarray if it behaves as one
+        return None if _refused_subclass(a, "x") else (a.dtype, a.shape)
+    if isinstance(a, (bool, int, float)):   # a subclass (IntEnum, IntFlag...): by its base
+        return int if isinstance(a, int) else float   # (bool cannot be subclassed)
+    if isinstance(a, complex):
+        return complex
     if hasattr(a, "__cuda_array_interface__") or hasattr(a, "__array_interface__"):
         arr = np.asarray(a) if not hasattr(a, "__cuda_array_interface__") else None
         if arr is not None:
             return (arr.dtype, arr.shape)
         cai = a.__cuda_array_interface__
         return (np.dtype(cai["typestr"]), tuple(cai["shape"]))
+    return None
+
+
+def _too_deep(a: Any) -> bool:
+    """Whether a pytree is nested more than MAX_TREE_DEPTH levels (without recursing)."""
+    stack = [(a, 0)]
+    while stack:
+        x, d = stack.pop()
+        if type(x) in (tuple, list, dict):
+            if d >= MAX_TREE_DEPTH:
+                return True
+            stack.extend((e, d + 1) for e in (x.values() if type(x) is dict else x))
+    return False
+
+
+def _refused_subclass(a: np.ndarray, name: str) -> str | None:
+    """Why an ndarray subclass cannot be taken as the plain ndarray it holds (None: it
+    can, e.g. np.memmap): compiled code computes with ndarray semantics, so a subclass
+    whose operations mean something else would give silently different results."""
+    t = type(a)
+    if isinstance(a, np.matrix):
+        return (f"np.matrix is not supported (its * and ** are matrix products and its "
+                f"results stay 2-D); pass np.asarray({name}) and use @ for a matrix "
+                "product")
+    if isinstance(a, np.ma.MaskedArray):
+        return (f"a masked array (np.ma.MaskedArray) is not supported: compiled code would "
+                f"ignore its mask; pass {name}.filled(value) (masked entries replaced) or "
+                f"np.asarray({name}) (the data without the mask)")
+    if (t.__array_ufunc__ is not _ndarray.__array_ufunc__
+            or t.__array_function__ is not _ndarray.__array_function__):
+        return (f"{t.__module__}.{t.__qualname__} (an ndarray subclass) overrides NumPy's "
+                f"operations, which compiled code would not follow; pass np.asarray({name})")
     return None
 
 
@@ -200,6 +239,40 @@ def _to_result(r: Any, t: TensorType) -> Any:
     return r
 
 
+def _check_options(backend: str, fallback: str) -> None:
+    """jg.script / jg.grad options, checked at decoration as Python APIs check theirs."""
+    from .runtime import CHAINS
+    if not isinstance(fallback, str) or fallback not in ("eager", "error"):
+        raise ValueError(f"unknown fallback {fallback!r}; fallback must be 'eager' or 'error'")
+    if not isinstance(backend, str) or backend not in CHAINS:
+        raise ValueError(f"unknown backend {backend!r}; use "
+                         + ", ".join(repr(b) for b in list(CHAINS)[:-1])
+                         + f" or {list(CHAINS)[-1]!r}")
+
+
+def _qualname(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _argnums(value: Any, what: str, nargs: int, fname: str) -> tuple[int, ...]:
+    """static_argnums (an int or a sequence of ints, negative ones counted from the end
+    as Python indexes) as a sorted tuple of parameter positions."""
+    items = value if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) \
+        else (value,)
+    out = set()
+    for i in items:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"{what} must be an int or a sequence of ints, got "
+                            f"{type(value).__name__ if i is value else type(i).__name__}"
+                            f" {i!r}")
+        i = int(i)
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{what}: {i} is out of range for {fname} with {nargs} "
+                             "parameter(s)")
+        out.add(i % nargs)
+    return tuple(sorted(out))
+
+
 class ScriptFunction:
     """A function compiled per argument signature. See shared/API.md."""
 
@@ -208,23 +281,25 @@ class ScriptFunction:
 
     def __init__(self, fn: Callable[..., Any], backend: str = "auto", fallback: str = "eager",
                  static_argnums: int | Sequence[int] = (), cache: bool = True):
-        if fallback not in ("eager", "error"):
-            raise ValueError("fallback must be 'eager' or 'error'")
-        if backend not in ("auto", "cpu", "cuda", "interp"):
-            raise ValueError(f"unknown backend {backend!r}; use 'auto', 'cpu', 'cuda' or "
-                             "'interp'")
+        _check_options(backend, fallback)
         if isinstance(fn, ScriptFunction):
             fn = fn.fn
+        if inspect.ismethod(fn):
+            raise ScriptError(
+                f"{_qualname(fn)} is a bound method, which jitgraph cannot compile (its "
+                "`self` is a Python object, not an array or a number); script the function "
+                "itself (a plain function, or the method taken from the class) and pass the "
+                "object's arrays to it as arguments")
         self.fn = fn
         self.backend = backend
         self.fallback = fallback
         self.cache = cache
-        self.static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(
-            static_argnums)
         functools.update_wrapper(self, fn)
         self._sig = inspect.signature(fn)
         self._nargs = len(self._sig.parameters)
         self._names = list(self._sig.parameters)
+        self.static_argnums = _argnums(static_argnums, "static_argnums", self._nargs,
+                                       getattr(fn, "__name__", "the function"))
         self._cache: dict[tuple, Specialization] = {}
         self._last_key: tuple | None = None
         # the last signature: (arity, dtypes (None: Python scalar), shapes or scalar types,
@@ -326,6 +401,14 @@ class ScriptFunction:
                 statics[i] = a
                 continue
             if k is None:
+                why = _refused_subclass(a, self._names[i]) \
+                    if isinstance(a, np.ndarray) else None
+                if isinstance(a, (tuple, list, dict)) and _too_deep(a):
+                    why = (f"a pytree nested more than {MAX_TREE_DEPTH} levels deep is not "
+                           "supported")
+                if why:
+                    raise JitTypeError(f"argument {self._names[i]!r}: {why}",
+                                       arg=self._names[i])
                 what = ("a dict whose keys are not all of one sortable type (a pytree's "
                         "entries are ordered by key, as JAX orders them), or has an entry "
                         "that is not an array, a number or a pytree"
@@ -457,9 +540,15 @@ class GradFunction(ScriptFunction):
     def __init__(self, target: Callable[..., Any], argnums: int | Sequence[int] = 0,
                  with_value: bool = False, output_index: int = 0,
                  backend: str | None = None, fallback: str | None = None):
+        if backend is not None or fallback is not None:
+            _check_options(backend or "auto", fallback or "eager")
         if not isinstance(target, ScriptFunction):
             target = ScriptFunction(target)
         self.target = target
+        for a in argnums if isinstance(argnums, (list, tuple)) else (argnums,):
+            if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+                raise TypeError(f"argnums must be an int or a tuple of ints, got "
+                                f"{type(a).__name__} {a!r}")
         if isinstance(argnums, (list, tuple)):
             argnums = tuple(int(a) for a in argnums)
             self.argnums_tuple = argnums
@@ -612,6 +701,7 @@ def script(fn: Callable[..., Any] | None = None, *, backend: str = "auto",
     """Compile fn (decorator, with or without arguments). Unsupported syntax raises
     ScriptError here, at decoration."""
     if fn is None:
+        _check_options(backend, fallback)
         return lambda f: ScriptFunction(f, backend, fallback, static_argnums, cache)
     return ScriptFunction(fn, backend, fallback, static_argnums, cache)
 

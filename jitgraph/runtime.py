@@ -41,6 +41,14 @@ def compile_graph(g: Graph, backend: str, fallback: str, fname: str,
     requested = backend
     if backend == "auto" and config.BACKEND:
         requested = config.BACKEND
+        if requested not in CHAINS:
+            raise ValueError(f"JITGRAPH_BACKEND={requested!r} is not a backend; use "
+                             + ", ".join(repr(b) for b in CHAINS) + " (or leave it unset)")
+    if requested not in CHAINS:
+        raise ValueError(f"unknown backend {requested!r}; use "
+                         + ", ".join(repr(b) for b in CHAINS))
+    if fallback not in ("eager", "error"):
+        raise ValueError(f"unknown fallback {fallback!r}; fallback must be 'eager' or 'error'")
     chain = CHAINS[requested]
     for name in chain:
         b, reasons, absent = _reasons(name, g)

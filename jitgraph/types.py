@@ -45,10 +45,10 @@ class TensorType:
     def __str__(self) -> str:
         if self.dtype is None:
             return "?"
-        if self.weak and self.shape == ():
+        if self.weak and self.shape == () and self.dtype.name in _WEAK_NAMES:
             return _WEAK_NAMES[self.dtype.name]
         dims = "?" if self.shape is None else ",".join(str(d) for d in self.shape)
-        return f"{_SHORT[self.dtype.name]}[{dims}]"
+        return f"{short_dtype(self.dtype)}[{dims}]"
 
     def with_shape(self, shape: tuple[int, ...]) -> TensorType:
         return TensorType(self.dtype, tuple(shape), self.weak and shape == ())
@@ -75,7 +75,10 @@ def parse_type(text: str) -> TensorType:
         return TensorType(np.dtype(_WEAK_LONG[text]), (), True)
     name, _, dims = text.partition("[")
     dims = dims.rstrip("]")
-    dtype = np.dtype(_LONG[name])
+    try:                    # f32...; other dtypes print by their NumPy name (float128)
+        dtype = dtype_from_short(name)
+    except TypeError:
+        raise ValueError(f"unknown dtype {name!r}") from None
     if dims == "?":
         return TensorType(dtype, None)
     shape = tuple(int(d) for d in dims.split(",") if d.strip())
@@ -83,7 +86,10 @@ def parse_type(text: str) -> TensorType:
 
 
 def short_dtype(dtype: Any) -> str:
-    return _SHORT[np.dtype(dtype).name]
+    """f32, i64...; a dtype the table lacks (float128, str, object...) by its NumPy name,
+    so that a type is always printable (an error message or fallback reason names it)."""
+    name = np.dtype(dtype).name
+    return _SHORT.get(name, name)
 
 
 def dtype_from_short(name: str) -> np.dtype:

@@ -25,7 +25,8 @@ from .base import CompiledFn, Unsupported
 
 SUPPORTED_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                     "uint64", "float16", "float32", "float64")
-CACHE_MAGIC = b"JGOBJ1\n"
+# v2: the checksum covers the ABI header as well as the object code
+CACHE_MAGIC = b"JGOBJ2\n"
 
 
 def _layout_ok() -> str:
@@ -362,17 +363,31 @@ class LLVMBackend:
             raise Unsupported("; ".join(reasons))
         rt = runtime()
         rt.set_threads()
+        # The native code reads and writes native byte order only (the ABI says so, and a
+        # byte-swapped argument is copied by _coerce); a result the graph declares
+        # byte-swapped (an argument returned as it is, or a view of one) comes back in the
+        # declared dtype, as eager NumPy returns it.
+        swapped = [v.type.dtype if not v.type.weak and v.type.dtype is not None
+                   and not v.type.dtype.isnative else None for v in g.results]
+        _native_constants(g)
         addr, abi = self._native(g, self.cache if cache is None else cache)
         from .llvm_lower import fast_call_ok
         with rt.lock:
             waddr = rt.engine.get_function_address(f"{abi.fn_name}_py")
             caddr = rt.engine.get_function_address(f"{abi.fn_name}_call") \
                 if fast_call_ok(abi) else 0
-        return _make_callable(addr, waddr, caddr, abi)
+        run = _make_callable(addr, waddr, caddr, abi)
+        if not any(d is not None for d in swapped):
+            return run
+
+        def run_swapped(args: Sequence[Any]) -> list[Any]:
+            return [o if d is None else o.astype(d) for o, d in zip(run(args), swapped)]
+        return run_swapped
 
     def dump(self, g: Graph, stage: str) -> str:
         from .llvm_lower import lower_graph, module_text
         rt = runtime()
+        _native_constants(g)
         module, _ = lower_graph(g, blas_int=rt.blas_int, vector_ldexp=rt.vector_ldexp)
         if stage in ("llvm-unopt", "llvm_unopt"):
             return module_text(module)
@@ -396,7 +411,9 @@ class LLVMBackend:
                 return hit
             fn_name = f"jg_{key}"
             path = self._cache_path(key) if cache else None
-            loaded = _read_cache(path, fn_name) if path else None
+            # an entry is used only if its header (checksummed with the object code)
+            # also agrees with the parameters and results of the graph being compiled
+            loaded = _read_cache(path, fn_name, _graph_io(g)) if path else None
             if loaded is not None:
                 abi, obj = loaded
                 if "jg_pool_run" in abi.symbols:
@@ -412,6 +429,7 @@ class LLVMBackend:
                     return addr, abi
             module, abi = lower_graph(g, fn_name, blas_int=rt.blas_int,
                                      vector_ldexp=rt.vector_ldexp)
+            abi = _native_abi(abi)
             if "jg_pool_run" in abi.symbols:
                 rt.ensure_pool()
             mod = rt.parse(module_text(module))
@@ -453,26 +471,92 @@ def _jg_version() -> str:
 
 
 # ---------------------------------------------------------------------- disk cache
+def _native_dtype(dt: np.dtype) -> np.dtype:
+    return dt if dt.isnative else dt.newbyteorder("=")
+
+
+def _native_constants(g: Graph) -> None:
+    """Byte-swapped constant arrays (a global `>f8` array baked into the graph) become
+    native ones, value and type: the lowering embeds a constant's bytes in its declared
+    dtype and the native code reads them as native numbers."""
+    from ..types import TensorType
+    for n in g.walk():
+        if n.op != "constant":
+            continue
+        v, t = n.attrs.get("value"), n.outputs[0].type
+        if isinstance(v, np.ndarray) and not v.dtype.isnative:
+            n.attrs["value"] = v.astype(_native_dtype(v.dtype))
+        if t.dtype is not None and not t.dtype.isnative:
+            n.outputs[0].type = TensorType(_native_dtype(t.dtype), t.shape, t.weak)
+
+
+def _native_abi(abi: Any) -> Any:
+    """The ABI in native byte order: the lowering reads dtypes by kind and size only, so
+    the code for a byte-swapped parameter is the code for a native one (the same graph
+    text, the same cache key); such an argument is converted by _coerce."""
+    from ..types import TensorType
+    from .llvm_lower import ParamABI
+    abi.params = [ParamABI(p.kind, _native_dtype(p.dtype), tuple(p.shape)) for p in abi.params]
+    abi.outputs = [TensorType(_native_dtype(t.dtype), tuple(t.shape), t.weak)
+                   for t in abi.outputs]
+    return abi
+
+
+def _graph_io(g: Graph) -> tuple[list, list]:
+    """The "params" and "outputs" a cache entry for g must have (as _abi_to_json writes
+    them), from g's types alone: what llvm_lower.Lowerer.lower puts in the ABI."""
+    params = []
+    for p in g.params:
+        t = p.type
+        assert t.dtype is not None and t.shape is not None
+        params.append(["weak", _native_dtype(t.dtype).str, []] if t.weak
+                      else ["array", _native_dtype(t.dtype).str, list(t.shape)])
+    outputs = []
+    for v in g.results:
+        t = v.type
+        assert t.dtype is not None and t.shape is not None
+        outputs.append([_native_dtype(t.dtype).str, list(t.shape), bool(t.weak)])
+    return params, outputs
+
+
 def _abi_to_json(abi: Any) -> dict:
+    # dtypes by .str ('<f8', '|b1'): the name alone loses the byte order
     return {"fn_name": abi.fn_name, "arena_size": abi.arena_size,
-            "params": [[p.kind, p.dtype.name, list(p.shape)] for p in abi.params],
-            "outputs": [[t.dtype.name, list(t.shape), t.weak] for t in abi.outputs],
-            "symbols": abi.symbols}
+            "params": [[p.kind, p.dtype.str, list(p.shape)] for p in abi.params],
+            "outputs": [[t.dtype.str, list(t.shape), bool(t.weak)] for t in abi.outputs],
+            "symbols": {k: list(v) for k, v in abi.symbols.items()}}
 
 
 def _abi_from_json(d: dict) -> Any:
     from ..types import TensorType
     from .llvm_lower import EntryABI, ParamABI
+    arena = d["arena_size"]
+    if type(arena) is not int or arena < 0:
+        raise ValueError(f"bad arena size {arena!r}")
+    symbols = {}
+    for k, v in d["symbols"].items():
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(e, str) for e in v)):
+            raise ValueError(f"bad symbol {k!r}")
+        symbols[k] = (v[0], v[1])
     return EntryABI(d["fn_name"], [ParamABI(k, np.dtype(dt), tuple(s)) for k, dt, s in d["params"]],
-                    [TensorType(np.dtype(dt), tuple(s), w) for dt, s, w in d["outputs"]],
-                    int(d["arena_size"]), {k: tuple(v) for k, v in d["symbols"].items()})
+                    [TensorType(np.dtype(dt), tuple(s), bool(w)) for dt, s, w in d["outputs"]],
+                    arena, symbols)
+
+
+def _digest(abi_json: dict, obj: bytes) -> str:
+    """The checksum of a cache entry: its ABI header (canonical JSON) and object code."""
+    h = hashlib.sha256(json.dumps(abi_json, sort_keys=True, separators=(",", ":")).encode())
+    h.update(b"\0")
+    h.update(obj)
+    return h.hexdigest()
 
 
 def _write_cache(path: str, abi: Any, obj: bytes) -> None:
     """Atomic (temp file + rename); failures only lose the cache entry."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        meta = json.dumps({"abi": _abi_to_json(abi), "sha256": hashlib.sha256(obj).hexdigest(),
+        abi_json = _abi_to_json(abi)
+        meta = json.dumps({"abi": abi_json, "sha256": _digest(abi_json, obj),
                            "size": len(obj)}).encode()
         tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(tmp, "wb") as f:
@@ -482,9 +566,13 @@ def _write_cache(path: str, abi: Any, obj: bytes) -> None:
         pass
 
 
-def _read_cache(path: str, fn_name: str) -> tuple[Any, bytes] | None:
-    """(abi, object code) if the file is whole and its checksum matches; anything else
-    (missing, truncated, corrupt, another version) is a miss, never an error."""
+def _read_cache(path: str, fn_name: str, io: tuple[list, list] | None = None
+                ) -> tuple[Any, bytes] | None:
+    """(abi, object code) if the file is whole, its checksum (over the ABI header and the
+    object code) matches, and its header agrees with `io` (the "params" and "outputs"
+    the graph being compiled needs, _graph_io); anything else (missing, truncated,
+    corrupt, edited, another version) is a miss, never an error: the caller compiles
+    and rewrites the entry."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -494,13 +582,21 @@ def _read_cache(path: str, fn_name: str) -> tuple[Any, bytes] | None:
         n = int.from_bytes(data[pos:pos + 8], "little")
         meta = json.loads(data[pos + 8:pos + 8 + n].decode())
         obj = data[pos + 8 + n:]
-        if len(obj) != meta["size"] or hashlib.sha256(obj).hexdigest() != meta["sha256"]:
+        if not isinstance(meta, dict) or not isinstance(meta.get("abi"), dict):
+            return None
+        if len(obj) != meta["size"] or _digest(meta["abi"], obj) != meta["sha256"]:
+            return None
+        if io is not None and [meta["abi"]["params"], meta["abi"]["outputs"]] != list(io):
             return None
         abi = _abi_from_json(meta["abi"])
         if abi.fn_name != fn_name:
             return None
+        if io is not None:      # a graph's entry: its arena holds at least the error info
+            from .llvm_lower import ERR_INFO_BYTES
+            if abi.arena_size < ERR_INFO_BYTES:
+                return None
         return abi, obj
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except Exception:  # noqa: BLE001  (whatever is wrong with the file: a miss)
         return None
 
 
@@ -621,7 +717,8 @@ def _coerce(a: Any, p: Any, k: int) -> Any:
     arr = np.asarray(a)
     if arr.shape != tuple(p.shape):
         raise ValueError(f"argument {k}: expected shape {tuple(p.shape)}, got {arr.shape}")
-    if arr.dtype != p.dtype:
+    if arr.dtype != p.dtype and _native_dtype(arr.dtype) != _native_dtype(p.dtype):
+        # (a byte-swapped array of the parameter's dtype is fine: copied to native below)
         raise TypeError(f"argument {k}: expected dtype {p.dtype}, got {arr.dtype}")
     if (type(arr) is np.ndarray and arr.dtype is np.dtype(p.dtype.name)
             and arr.flags.c_contiguous and arr.flags.aligned):
