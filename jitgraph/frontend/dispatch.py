@@ -36,6 +36,7 @@ from .values import (
     flatten_result,
     is_static,
     sorted_keys,
+    tree_params,
 )
 
 if TYPE_CHECKING:
@@ -263,9 +264,9 @@ class CallEmitter(EmitterCore):
         bound = list(ba.arguments.values())
         names = list(ba.arguments)
         if not self.typed:
-            vals = [self.as_value(a) for a in bound if not is_static(a)]
+            shown = [self.as_value(a) for a in bound if not is_static(a)]
             k = len(ng.argnums_tuple)
-            n = self.b.node("grad", vals, {"fn": name, "argnums": ng.argnums_tuple,
+            n = self.b.node("grad", shown, {"fn": name, "argnums": ng.argnums_tuple,
                                            "value": ng.with_value},
                             [UNKNOWN] * (k + (1 if ng.with_value else 0)), loc=self.loc)
             grads = tuple(n.outputs[-k:])
@@ -273,23 +274,15 @@ class CallEmitter(EmitterCore):
             return (n.outputs[0], g) if ng.with_value else g
         argnums = tuple(i % len(bound) for i in ng.argnums_tuple)
         param_idx = [i for i, a in enumerate(bound) if not is_static(a) or i in argnums]
-        types, vals, params = [], [], []
-
-        def make(t: Any, hint: str) -> Any:
-            if isinstance(t, DictType):
-                return {k: make(e, f"{hint}_{k}") for k, e in zip(t.keys, t)}
-            if isinstance(t, ListType):
-                return [make(e, f"{hint}{k}") for k, e in enumerate(t)]
-            if isinstance(t, tuple):
-                return tuple(make(e, f"{hint}{k}") for k, e in enumerate(t))
-            params.append(Value(t, hint))
-            return params[-1]
+        types: list[Any] = []
+        vals: list[Value] = []
+        params: list[Value] = []
         sub_args = list(bound)
         for i in param_idx:
             t, leaves = self.tree_of(bound[i])
             types.append(t)
             vals += leaves
-            sub_args[i] = make(t, names[i])
+            sub_args[i] = tree_params(t, names[i], params)
         tb = Builder(Block(list(params)), self.loc)
         definer = nf.definer
         sub = Emitter(FunctionSource(definer.src.fn, nf.fdef, definer.src.filename), tb,

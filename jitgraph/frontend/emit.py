@@ -33,9 +33,7 @@ from .statements import StatementEmitter
 from .subscripts import SubscriptEmitter
 from .values import (
     BoundMethod,
-    DictType,
     Enumerated,
-    ListType,
     NeedStatic,
     NoneArg,
     OutTree,
@@ -48,7 +46,7 @@ from .values import (
     flatten_result,
     is_scalar,
     is_static,
-    key_ident,
+    tree_params,
 )
 
 
@@ -89,18 +87,7 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
     # A parameter's type may be a tuple of types (custom_vjp residuals): a tuple argument,
     # one graph param per leaf.
     leaves: list[Value] = []
-
-    def make(t: Any, name: str) -> Any:
-        if isinstance(t, DictType):
-            return {k: make(e, f"{name}_{key_ident(k)}") for k, e in zip(t.keys, t)}
-        if isinstance(t, ListType):
-            return [make(e, f"{name}{k}") for k, e in enumerate(t)]
-        if isinstance(t, tuple):
-            return tuple(make(e, f"{name}{k}") for k, e in enumerate(t))
-        v = Value(t, name)
-        leaves.append(v)
-        return v
-    arg_vals = [make(types[j] if typed else UNKNOWN, names[i])  # type: ignore[index]
+    arg_vals = [tree_params(types[j] if typed else UNKNOWN, names[i], leaves)  # type: ignore
                 for j, i in enumerate(param_indices)]
     params = list(leaves)
     b = Builder(Block(params), src.loc(fdef))

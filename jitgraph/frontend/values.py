@@ -141,6 +141,20 @@ def key_ident(k: Any) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in str(k)) or "k"
 
 
+def tree_params(t: Any, name: str, leaves: list[Value]) -> Any:
+    """The argument a function body sees for a parameter of pytree type t (DictType,
+    ListType, tuple, or one TensorType): containers of new Values, appended to leaves
+    in flattening order and named after the parameter (`params_w1`, `ps0`)."""
+    if isinstance(t, DictType):
+        return {k: tree_params(e, f"{name}_{key_ident(k)}", leaves) for k, e in zip(t.keys, t)}
+    if isinstance(t, ListType):
+        return [tree_params(e, f"{name}{k}", leaves) for k, e in enumerate(t)]
+    if isinstance(t, tuple):
+        return tuple(tree_params(e, f"{name}{k}", leaves) for k, e in enumerate(t))
+    leaves.append(Value(t, name))
+    return leaves[-1]
+
+
 def sorted_keys(d: dict[Any, Any]) -> list[Any]:
     """A dict's keys in pytree order (JAX's: sorted)."""
     return sorted(d)
