@@ -147,23 +147,33 @@ def _emit(block: Block, nodes: list[Node], prod: dict[Value, Node], group: dict[
             fused[gid] = _make_fused(ms, nodes, block, consts, uses)
     unit = {n: fused[group[n]] if n in group and group[n] in fused else n for n in nodes}
     new = set(fused.values())
-    out, done = [], set()
+
+    def before(u: Node) -> list[Node]:
+        ins = list(u.inputs) if u in new else uses[u]
+        return [unit[prod[v]] for v in ins if v in prod and unit[prod[v]] is not u]
+    out: list[Node] = []
+    state: dict[Node, int] = {}         # 1: on the current path, 2: emitted
     for n in nodes:                     # topological order of units, iteratively
-        stack = [unit[n]]
+        if state.get(unit[n]) == 2:
+            continue
+        state[unit[n]] = 1
+        stack = [(unit[n], iter(before(unit[n])))]
         while stack:
-            u = stack[-1]
-            if u in done:
+            u, pending = stack[-1]
+            for w in pending:
+                if state.get(w) == 1:
+                    # two groups ended up needing each other (the dependency sets the
+                    # merge test reads are not transitive): fuse nothing in this block
+                    # rather than emit a cycle
+                    return Block(block.params, nodes, block.results)
+                if w not in state:
+                    state[w] = 1
+                    stack.append((w, iter(before(w))))
+                    break
+            else:
+                state[u] = 2
+                out.append(u)
                 stack.pop()
-                continue
-            ins = list(u.inputs) if u in new else uses[u]
-            todo = [unit[prod[v]] for v in ins if v in prod and unit[prod[v]] not in done
-                    and unit[prod[v]] is not u]
-            if todo:
-                stack.extend(todo)
-                continue
-            done.add(u)
-            out.append(u)
-            stack.pop()
     # constants whose every user went into a body (which holds its own copy) are dropped
     used = set(block.results).union(*(set(u.inputs if u in new else uses[u]) for u in out))
     out = [u for u in out if u.op != "constant" or u.outputs[0] in used]
