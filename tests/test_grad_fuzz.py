@@ -16,20 +16,26 @@ step (otherwise the point is not smooth and the example is rejected).
 
 What is drawn: elementwise ops (exp log tanh sin cos sqrt pow with scalar and array
 exponents, abs, maximum/minimum, where on comparisons, clip, ...), broadcasting between
-(3, 4), (4,), (3, 1), () and a Python float, reductions (sum mean max min prod var std,
-axis/keepdims), matmul/dot/einsum/outer, reshape/transpose/slicing/integer-array
-indexing/concatenate/stack, cumsum/cumprod, np.sort, item assignment into fresh arrays
-(static indices, index arrays, masks, fill loops reading earlier entries, run-time
-windows), if/elif/else and `a if c else b` on reductions, for loops with static and
-run-time trip counts (an int argument, a count computed from data), while loops with a
-counter (and a data-dependent condition), loops carrying several arrays or a tuple,
-`for row in x` / enumerate, module-level and nested helper functions, jg.grad /
-jg.value_and_grad called inside the scripted function (so the outer gradient is a grad of
-grad of an elementwise function), and jg.grad(jg.grad(f)) from Python on elementwise
-scalar programs.
+(3, 4), (4,), (3, 1), () and a Python float, reductions (sum mean max min prod var std
+norm, axis/tuple axis/keepdims/ddof), matmul/dot/einsum/outer/tensordot, reshape,
+transpose, slicing, integer-array indexing (repeated and negative indices, run-time
+indices from argmax/argsort), concatenate/stack, composites (flip tile repeat pad diff
+take triu ...), unrolled comprehensions, cumsum/cumprod, np.sort, item assignment into
+fresh arrays (static indices, index arrays, masks, fill loops reading earlier entries,
+run-time windows, += and *=), if/elif/else and `a if c else b` on reductions (and, or,
+not, chained comparisons), `return` inside a branch, for loops with static and run-time
+trip counts (an int argument, a count computed from data, reversed), while loops with a
+counter (and a data-dependent condition), loops carrying several arrays or a tuple, with
+an if/else, break, continue, a nested loop or `h += ...` in the body, `for row in x`,
+enumerate and zip over tuples, module-level and nested helper functions, tuple and dict
+(pytree) arguments, jg.grad / jg.value_and_grad of elementwise functions (with if/else)
+called inside the scripted function and inside its loops (so the outer gradient is a
+grad of grad), tuple outputs with output_index, negative argnums, and
+jg.grad(jg.grad(f)) from Python on elementwise scalar programs.
 
-Bugs found are pinned at the end of the file as strict xfails with minimal repros; the
-generator steers around them so the property tests pass."""
+Bugs found are pinned at the end of the file as strict xfails with minimal repros
+(test_bug_*); the generator steers around each one so the property tests pass.
+GRADFUZZ_SCALE=10 GRADFUZZ_RANDOM=1 runs ten times the examples, freshly drawn."""
 from __future__ import annotations
 
 import atexit
@@ -43,9 +49,10 @@ import signal
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -244,7 +251,7 @@ class Gen:
         try:
             with np.errstate(all="raise", under="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("error")
-                exec(code, trial)  # our own generated text
+                exec(code, trial)  # noqa: S102 - our own generated text
         except Exception:  # noqa: BLE001
             return False
         if not all(n in trial and _ok(trial[n]) for n in new):
@@ -258,7 +265,7 @@ class Gen:
             try:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    exec(forced, trial2)  # our own generated text
+                    exec(forced, trial2)  # noqa: S102 - our own generated text
             except Exception:  # noqa: BLE001
                 return False
         self.ns = trial
@@ -297,7 +304,8 @@ class Gen:
             if tree == "tuple":
                 self.ns["p"] = tuple(leaves)
                 self.params.append("p")
-                unpack = self.draw(st.sampled_from(["    pw, pb = p", "    pw = p[0]\n    pb = p[1]"]))
+                unpack = self.draw(st.sampled_from(["    pw, pb = p",
+                                                    "    pw = p[0]\n    pb = p[1]"]))
             else:
                 self.ns["p"] = {"w": leaves[0], "b": leaves[1]}
                 self.params.append("p")
@@ -341,13 +349,11 @@ class Gen:
                 cand = t.format(a, b)
                 # keep the result's shape: o must not widen e
                 e = cand if _broadcasts_into(np.shape(ns[o]), shape) else e
-            elif kind == "scalar" and partners and not (loop and self._loop_reductions):
+            elif kind == "scalar" and partners:
                 o = self.draw(st.sampled_from(partners))
                 r = self.draw(st.sampled_from(SCALAR_OF)).format(_paren(o))
                 if isinstance(ns.get(o), float):
                     r = o
-                elif loop:      # one reduction per loop body: see test_bug_fuse_hang
-                    self._loop_reductions += 1
                 e = f"{_paren(e)} * {r}" if self.draw(st.booleans()) else f"{_paren(e)} + {r}"
             else:
                 t = self.draw(st.sampled_from(UNARY_LOOP if loop else [u for u, _ in UNARY]))
@@ -391,8 +397,9 @@ class Gen:
                           (f"np.{op}({x}, axis={ax}, keepdims=True)", False),
                           (f"{x}.{op}(axis={ax}, keepdims=True)", False)]
         items.append((f"np.linalg.norm({x})", False))
-        items += [(f"np.var({x}, ddof=1)", False), (f"{X}.std(axis=0, ddof=1)", False)
-                  ] if shape else []
+        items += [(f"np.var({x}, ddof=1)", False), (f"{X}.std(axis=0, ddof=1)", False),
+                  (f"{X}.sum() / {X}.size", False), (f"{X}.sum(axis=0) / len({x})", False),
+                  (f"float({X}.mean()) * {X}", False)] if shape else []
         if len(shape) == 2:
             items += [(f"{x}.{op}(axis=(0, 1))", False) for op in ("sum", "max", "mean")]
             items += [(f"np.{op}({x}, axis=(0, 1), keepdims=True)", False)
@@ -425,7 +432,9 @@ class Gen:
                  f"np.einsum('ij,kj->ik', {x}, {y})", f"np.einsum('ij,ik->jk', {x}, {y})",
                  f"np.einsum('i,i->', {x}, {y})", f"np.einsum('i,j->ij', {x}, {y})",
                  f"np.einsum('ij,ij->', {x}, {y})", f"np.einsum('ij->j', {x})",
-                 f"np.einsum('ji', {x})", f"np.tensordot({x}, {y}, axes=1)"]
+                 f"np.einsum('ji', {x})", f"np.tensordot({x}, {y}, axes=1)",
+                 f"np.einsum('...j,j->...', {x}, {y})", f"np.einsum('ij,kj', {x}, {y})",
+                 f"np.einsum('i,i', {x}, {y})"]
         cands = self.candidates([(e, False) for e in items])
         if not cands:
             return None
@@ -478,6 +487,11 @@ class Gen:
                 f"np.kron({x}, np.array([1.0, -2.0]))", f"np.fliplr({x})", f"np.flipud({x})",
                 f"np.column_stack([{x}, {x} * 2.0])", f"np.squeeze({x}, axis=-1)"]
         items += [(e, "composite") for e in comp]
+        if x not in self.branchy and shape and shape[0] >= 2:     # unrolled comprehensions
+            items += [(f"sum({X}[i] * (i + 1.0) for i in range({shape[0]}))", "comprehension"),
+                      (f"np.stack([{X}[i] + {X}[i + 1] for i in range({shape[0] - 1})])",
+                       "comprehension"),
+                      (f"np.stack([np.tanh(r) * 2.0 for r in {x}])", "comprehension")]
         if x not in self.branchy:
             if len(shape) == 1:     # an index known only at run time
                 items += [(f"{X}[np.argmax({x})]", "run-time index"),
@@ -523,8 +537,6 @@ class Gen:
         if x not in self.branchy:   # sort's gradient scatters: see test_bug_accumulate_if
             items += [(f"np.sort({x})", "sort"), (f"np.sort({x}, axis=0)", "sort"),
                       (f"np.sort({x}, axis=None)", "sort"), (f"np.sort({x}, axis=-1)", "sort")]
-        if "cumprod" in self.features:   # one per program: see test_bug_fuse_hang
-            items = [(e, f) for e, f in items if "cumprod" not in e]
         if self.shapes[x] == ():   # NumPy takes axis=0 on a 0-d array; see test_bug_0d_axis0
             items = [(e, f) for e, f in items if "axis" not in e or "None" in e]
         feats = dict(items)
@@ -613,7 +625,7 @@ class Gen:
         ns["i"] = 0
         try:
             with np.errstate(all="ignore"):
-                exec(lines[0][4:], ns)  # our own generated text
+                exec(lines[0][4:], ns)  # noqa: S102 - our own generated text
         except Exception:  # noqa: BLE001
             return False
         for line in lines[1:]:
@@ -667,12 +679,13 @@ class Gen:
         return wrap.format(e, h)
 
     _loop_index: str = "i"
-    _loop_reductions: int = 0
 
     def st_loop(self) -> str | None:
         form = self.draw(st.sampled_from(["for static", "for runtime", "for computed",
                                           "while counter", "while data", "tuple carry",
-                                          "for row", "enumerate"]))
+                                          "for row", "enumerate", "zip"]))
+        if form == "zip":       # a loop over tuples, unrolled
+            return self.st_zip_loop()
         names = self.names()
         ncarry = self.draw(st.integers(1, 3))
         inits = [self.draw(st.sampled_from(names)) for _ in range(ncarry)]
@@ -681,7 +694,6 @@ class Gen:
         lines = [f"    {h} = {i}" for h, i in zip(carried, inits)]
         pool = names + carried
         self._loop_index = "i"
-        self._loop_reductions = 0
         head: list[str]
         tail: list[str] = []
         if form == "for static":
@@ -791,7 +803,7 @@ class Gen:
             if zs:
                 fname = self.fresh("_lgrad")
                 hs = self.elementwise_fn(fname, shapes[h])
-                exec(hs, self.ns)  # our own generated text
+                exec(hs, self.ns)  # noqa: S102 - our own generated text
                 self.helpers.append(hs)     # harmless if the statement is dropped
                 z = self.draw(st.sampled_from(zs))
                 body.append(f"        {h} = 0.5 * {h} + 0.3 * np.tanh(jg.grad({fname})({h}, {z}))")
@@ -801,6 +813,19 @@ class Gen:
             body = ([f"        for {inner} in range(2):"] + ["    " + b for b in body])
             self.features.add("nested loop")
         return self._finish_loop(lines + head + body + tail, carried, form)
+
+    def st_zip_loop(self) -> str | None:
+        names = self.names()
+        h0 = self.draw(st.sampled_from(names))
+        shape = self.shapes[h0]
+        fits = [n for n in names if _broadcasts_into(self.shapes[n], shape)]
+        ws = [self.draw(st.sampled_from(fits)) for _ in range(2)]
+        bs = [self.draw(st.sampled_from(fits)) for _ in range(2)]
+        h, w, b = self.fresh("h"), self.fresh("zw"), self.fresh("zb")
+        lines = [f"    {h} = {h0}",
+                 f"    for {w}, {b} in zip(({ws[0]}, {ws[1]}), ({bs[0]}, {bs[1]})):",
+                 f"        {h} = np.tanh({h} * {w} + {b})"]
+        return self._finish_loop(lines, [h], "zip")
 
     def _finish_loop(self, lines: list[str], carried: list[str], form: str) -> str | None:
         if self.try_stmt(lines, {h: True for h in carried}):
@@ -842,7 +867,7 @@ class Gen:
         src = [f"def {fname}(u, w):", f"    t = {e1}", f"    return {ret}"]
         hs = "\n".join(src) + "\n"
         try:
-            exec(hs, self.ns)  # our own generated text
+            exec(hs, self.ns)  # noqa: S102 - our own generated text
         except Exception:  # noqa: BLE001
             return None
         var = self.fresh()
@@ -883,10 +908,8 @@ class Gen:
             out_shape = np.broadcast_shapes(np.shape(sub["u"]), np.shape(sub["w"]))
         except ValueError:
             return None
-        if np.shape(sub["u"]) not in (out_shape, ()) or np.shape(sub["w"]) not in (out_shape, ()):
-            return None     # broadcasting between arrays: see test_bug_fuse_hang
         hs = self.elementwise_fn(fname, out_shape)
-        exec(hs, self.ns)  # our own generated text
+        exec(hs, self.ns)  # noqa: S102 - our own generated text
         form = self.draw(st.sampled_from(["grad0", "grad1", "grad01", "vag"]))
         var = self.fresh()
         if form == "grad0":
@@ -1087,14 +1110,14 @@ def central_diff(f: Callable[..., float], args: list[Any], i: int, rel: float) -
     them: then a list with one entry per leaf)."""
     x = args[i]
     if isinstance(x, (tuple, dict)):
-        out = []
+        per_leaf = []
         for k, leaf in enumerate(_leaves(x)):
             def fk(*a: Any, _k: int = k) -> float:
                 b = list(a)
                 b[i] = _replace_leaf(x, _k, a[i])
                 return f(*b)
-            out.append(central_diff(fk, [*args[:i], leaf, *args[i + 1:]], i, rel))
-        return out
+            per_leaf.append(central_diff(fk, [*args[:i], leaf, *args[i + 1:]], i, rel))
+        return per_leaf
     if isinstance(x, float):
         h = rel * max(1.0, abs(x))
         a, b = list(args), list(args)
@@ -1197,10 +1220,10 @@ def _run_checked(call: Callable[[], Any], seconds: float = 60.0) -> Any:
 # GRADFUZZ_SCALE=10 multiplies the example counts, GRADFUZZ_RANDOM=1 draws fresh examples
 # (for hunting locally; CI runs the fixed, derandomized set)
 _SCALE = float(os.environ.get("GRADFUZZ_SCALE", "1"))
-_SETTINGS = dict(deadline=None, derandomize=not os.environ.get("GRADFUZZ_RANDOM"),
-                 database=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.filter_too_much])
+_SETTINGS: dict[str, Any] = {
+    "deadline": None, "derandomize": not os.environ.get("GRADFUZZ_RANDOM"), "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                              HealthCheck.filter_too_much]}
 
 
 @settings(max_examples=int(300 * _SCALE), **_SETTINGS)
@@ -1226,7 +1249,8 @@ def check_program(backend: str, program: Program, use_vag: bool) -> None:
     with np.errstate(all="ignore"):
         want = fn(*[_copy(a) for a in args])
     before = [_copy(a) for a in args]
-    opts = dict(argnums=program.argnums, output_index=program.output_index, backend=backend)
+    opts = {"argnums": program.argnums, "output_index": program.output_index,
+            "backend": backend}
     if use_vag:
         value, grads = _run_checked(lambda: jg.value_and_grad(fn, **opts)(*args))
         assert _values_close(value, want), f"{backend}: value {value!r}, eager {want!r}"
@@ -1289,7 +1313,7 @@ def test_generator_covers_features() -> None:
                     "if in loop", "break", "continue", "nested loop", "augmented assignment",
                     "return in branch", "python float argument", "tuple argument",
                     "dict argument", "composite", "run-time index", "inner grad if",
-                    "jg.grad in loop"):
+                    "jg.grad in loop", "comprehension", "zip"):
         assert feature in seen, f"the generator never drew {feature!r}"
     text = "\n".join(sources)
     for snippet in ("np.sqrt(", "np.log(", "np.exp(", "np.tanh(", "np.sin(", "np.cos(",
@@ -1324,6 +1348,15 @@ def fuse_hang_cumprod(b):
     v4 = np.zeros_like(v3)
     v4[1:] = np.tanh(v0[1:])
     return (v4 * v4).sum() + (v3 * v3).sum()
+
+
+def _tanh_sin(u, w):
+    return (np.tanh(u) * np.sin(w)).sum()
+
+
+def fuse_grad_of_grad_broadcast(a, b):
+    g1, g2 = jg.grad(_tanh_sin, argnums=(0, 1))(a, b)
+    return g1.sum() + g2.sum()
 
 
 def accumulate_if(a, b):
@@ -1379,6 +1412,18 @@ def test_fuse_cycle_terminates(name: str, shape: tuple[int, ...], backend: str) 
     with time_limit(10.0):       # compiles in well under a second
         g = jg.grad(fn, backend=backend)(a)
     check_against_fd(fn, [a], (0,), (g,), 0, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fuse_grad_of_grad_broadcast_terminates(backend: str) -> None:
+    """The same fuse cycle, found through jg.grad inside a scripted function whose
+    elementwise function broadcasts (3, 4) against (4,)."""
+    fn = repro("fuse_grad_of_grad_broadcast")
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1.5, 1.5, (3, 4)), rng.uniform(-1.5, 1.5, (4,))
+    with time_limit(10.0):       # compiles in well under a second
+        g = jg.grad(fn, argnums=(0, 1), backend=backend)(a, b)
+    check_against_fd(fn, [a, b], (0, 1), g, 0, backend)
 
 
 @pytest.mark.xfail(strict=True, reason="passes/accumulate.py rewrites the cotangent sum "
