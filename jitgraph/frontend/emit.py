@@ -46,6 +46,7 @@ from .values import (
     flatten_result,
     is_scalar,
     is_static,
+    tree_flatten,
     tree_params,
 )
 
@@ -109,21 +110,13 @@ def build_graph(fn: Callable[..., Any], types: Sequence[TensorType] | None,
         else:
             args.append(NoneArg(names[i]) if statics[i] is None else statics[i])
     result = em.emit_function(args)
-    for leaf in _leaves(result):
+    for leaf in tree_flatten(result)[1]:
         if isinstance(leaf, Undefined):
             raise em.script_error(leaf.why)
     flat, tree = flatten_result(result)
     b.block.results = flat
     g = Graph(name or fn.__name__, b.block, [p.hint or "arg" for p in params], src.loc(fdef))
     return g, tree
-
-
-def _leaves(x: Any) -> list[Any]:
-    if isinstance(x, (tuple, list)):
-        return [y for e in x for y in _leaves(e)]
-    if isinstance(x, dict):
-        return [y for e in x.values() for y in _leaves(e)]
-    return [x]
 
 
 __all__ = [

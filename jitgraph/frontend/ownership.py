@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir.graph import Value
+from .values import tree_flatten
 
 # ops whose result may share memory with their first input, as NumPy's views do
 VIEW_OPS = frozenset({"getitem", "reshape", "transpose", "expand_dims", "squeeze",
@@ -74,16 +75,9 @@ class Ownership:
         holds one (in a tuple, list or dict)."""
         return [k for k, x in env.items() if k != but and any(
             leaf is v or self.view_of.get(leaf) is v or v in self.maybe.get(leaf, ())
-            for leaf in _leaves(x))]
+            for leaf in tree_flatten(x)[1] if isinstance(leaf, Value))]
 
     def sole(self, v: Any, env: dict[str, Any], name: str) -> bool:
         """v is a fresh array that only `name` refers to in env."""
         return isinstance(v, Value) and v in self.owned and not self.holders(v, env, name)
 
-
-def _leaves(x: Any) -> list[Any]:
-    if isinstance(x, (tuple, list)):
-        return [leaf for e in x for leaf in _leaves(e)]
-    if isinstance(x, dict):
-        return [leaf for e in x.values() for leaf in _leaves(e)]
-    return [x] if isinstance(x, Value) else []
